@@ -1,0 +1,15 @@
+"""WaveNet Control Studio: a WaveNet with three control methods (sampling, conditioning, input manipulation)."""
+from .audio_io import AudioError, load_audio, write_wav
+from .checkpoint import CheckpointError, list_models, load_model, save_model
+from .conditioning import Controls, model_inputs
+from .generate import Cancelled, ModelInputs, generate
+from .model import WaveNet, WaveNetConfig, preset_config
+from .mulaw import mu_law_decode, mu_law_encode
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "WaveNetConfig", "WaveNet", "preset_config", "mu_law_encode", "mu_law_decode", "load_model", "save_model",
+    "list_models", "generate", "ModelInputs", "Controls", "model_inputs", "Cancelled", "load_audio", "write_wav",
+    "AudioError", "CheckpointError",
+]

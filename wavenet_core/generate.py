@@ -1,0 +1,140 @@
+"""``generate()``: conditioning in, audio out.
+
+Two paths share one sampling rule so they give identical samples for the same seed:
+stream b draws its uniforms from ``np.random.default_rng(seeds[b])`` up front, and the sample at
+step t is the first class whose cumulative probability (softmax of logits / temperature, in
+float64) exceeds ``u[t]``; temperature 0 means argmax.
+
+* ``method="fast"`` (default): the compiled incremental generator in ``fast.py``;
+* ``method="reference"``: the model's own forward pass over a sliding window, one sample at a
+  time — slow, obviously correct, and what the tests compare the fast path with.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+
+from .model import WaveNet
+from .mulaw import SILENCE_CLASS, mu_law_decode
+
+ProgressFn = Callable[[int, int], None]
+MAX_SECONDS = 30.0
+
+
+class Cancelled(RuntimeError):
+    """Raised when a generation's ``cancel()`` callback returned True."""
+
+
+@dataclass
+class ModelInputs:
+    """Conditioning for a batch of streams, ready for the model (see ``conditioning.py``)."""
+    n_samples: int
+    instrument: torch.Tensor | None = None     # (B,) long or (B, n_instruments + 1) weights
+    global_cond: torch.Tensor | None = None    # (B, global_dim)
+    local_cond: torch.Tensor | None = None     # (B, local_dim, frames)
+
+    @property
+    def batch(self) -> int:
+        for t in (self.instrument, self.global_cond, self.local_cond):
+            if t is not None:
+                return t.shape[0]
+        return 1
+
+    def expand(self, batch: int) -> "ModelInputs":
+        """Broadcast a batch-1 conditioning to ``batch`` streams."""
+        def ex(t):
+            if t is None or t.shape[0] == batch:
+                return t
+            if t.shape[0] != 1:
+                raise ValueError(f"conditioning has batch {t.shape[0]}, cannot broadcast to {batch} streams.")
+            return t.expand(batch, *t.shape[1:]).contiguous()
+        return ModelInputs(self.n_samples, ex(self.instrument), ex(self.global_cond), ex(self.local_cond))
+
+
+def stream_uniforms(seeds: Sequence[int], n_samples: int) -> np.ndarray:
+    """(B, T) float64 uniforms: stream b's draws depend only on seeds[b]."""
+    return np.stack([np.random.default_rng(int(s)).random(n_samples) for s in seeds])
+
+
+def sample_from_logits(logits: np.ndarray, u: np.ndarray, temperature: float) -> np.ndarray:
+    """logits (B, Q), u (B,) → classes (B,), with the shared sampling rule."""
+    logits = np.asarray(logits, dtype=np.float64)
+    if temperature <= 0:
+        return logits.argmax(axis=1)
+    z = logits / temperature
+    p = np.exp(z - z.max(axis=1, keepdims=True))
+    c = np.cumsum(p, axis=1)
+    target = u * c[:, -1]
+    return np.minimum((c <= target[:, None]).sum(axis=1), logits.shape[1] - 1)
+
+
+def check_generation_args(n_samples: int, temperature: float, seeds: Sequence[int], sample_rate: int,
+                          max_seconds: float = MAX_SECONDS) -> None:
+    if not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
+        raise ValueError(f"Duration must be positive; got {n_samples} samples.")
+    if n_samples > max_seconds * sample_rate:
+        raise ValueError(f"Duration {n_samples / sample_rate:.1f} s is over the {max_seconds:.0f} s limit; ask for less.")
+    if not math.isfinite(temperature) or temperature < 0 or temperature > 10:
+        raise ValueError(f"Temperature must be between 0 and 10; got {temperature}.")
+    for s in seeds:
+        if not 0 <= int(s) < 2 ** 63:
+            raise ValueError(f"Seed must be between 0 and 2**63 - 1; got {s}.")
+
+
+@torch.no_grad()
+def reference_classes(model: WaveNet, inputs: ModelInputs, uniforms: np.ndarray, temperature: float,
+                      progress: ProgressFn | None = None, cancel: Callable[[], bool] | None = None) -> np.ndarray:
+    """Sliding-window sampling with the model's forward pass: O(receptive field) per sample."""
+    cfg = model.config
+    batch, n = uniforms.shape
+    # The window covers the dilated stack, the context stack and the upsampler's spread, and
+    # starts on a frame boundary of both frame rates so conditioning frames line up.
+    align = math.lcm(cfg.hop_length, cfg.context_hop if cfg.context_layers else 1)
+    margin = cfg.receptive_field + 1 + 2 * cfg.hop_length * (len(cfg.upsample_scales) + 1)
+    if cfg.context_layers:
+        margin += (2 ** cfg.context_layers + 1) * cfg.context_hop
+    x = torch.full((batch, n), SILENCE_CLASS, dtype=torch.long)
+    for t in range(n):
+        w0 = max(0, t - margin) // align * align
+        window = x[:, w0: t + 1]
+        local = None
+        if inputs.local_cond is not None:
+            local = inputs.local_cond[..., w0 // cfg.hop_length:]
+        logits = model(window, instrument=inputs.instrument, global_cond=inputs.global_cond, local_cond=local)[:, :, -1]
+        x[:, t] = torch.from_numpy(sample_from_logits(logits.numpy(), uniforms[:, t], temperature))
+        if (t + 1) % 256 == 0 or t + 1 == n:
+            if progress is not None:
+                progress(t + 1, n)
+            if cancel is not None and cancel():
+                raise Cancelled("Generation cancelled.")
+    return x.numpy()
+
+
+def generate(model: WaveNet, inputs: ModelInputs, *, temperature: float = 1.0, seed: int | Sequence[int] = 0,
+             batch: int | None = None, method: str = "fast", progress: ProgressFn | None = None,
+             cancel: Callable[[], bool] | None = None) -> np.ndarray:
+    """Sample audio: returns float32 (batch, n_samples) in [-1, 1].
+
+    ``seed`` is one int (stream b uses seed + b) or one seed per stream.
+    """
+    seeds = [int(s) for s in seed] if isinstance(seed, (list, tuple, np.ndarray)) else None
+    batch = batch or (len(seeds) if seeds else inputs.batch)
+    seeds = seeds or [int(seed) + b for b in range(batch)]
+    if len(seeds) != batch:
+        raise ValueError(f"Got {len(seeds)} seeds for {batch} streams.")
+    check_generation_args(inputs.n_samples, temperature, seeds, model.config.sample_rate)
+    inputs = inputs.expand(batch)
+    uniforms = stream_uniforms(seeds, inputs.n_samples)
+    model.eval()
+    if method == "reference":
+        classes = reference_classes(model, inputs, uniforms, temperature, progress, cancel)
+    elif method == "fast":
+        from .fast import fast_classes
+        classes = fast_classes(model, inputs, uniforms, temperature, progress, cancel)
+    else:
+        raise ValueError(f"Unknown generation method {method!r}; use 'fast' or 'reference'.")
+    return mu_law_decode(classes)

@@ -1,0 +1,357 @@
+"""Training loop: teacher-forced cross-entropy, AdamW, warm-up + cosine decay, gradient clipping.
+
+Every batch is a pure function of (seed, step), so ``--resume`` continues exactly, and under
+``torchrun`` each rank takes its slice of the same global batch (DDP, gloo on CPU, NCCL on GPU):
+
+    torchrun --nproc_per_node=2 -m wavenet_core.train --data corpus --out runs/ddp
+
+Only rank 0 writes checkpoints and logs.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import os
+import shutil
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .audio_io import atomic_write_bytes
+from .checkpoint import read_header, save_model, write_safetensors
+from .conditioning import LOCAL_DIM, encode_local
+from .data.corpus import INSTRUMENTS, Example, NoteCorpus
+from .model import WaveNet, preset_config
+from .mulaw import mu_law_encode
+
+STATE_NAME = "trainer_state.safetensors"
+LOG_NAME = "log.csv"
+LOG_FIELDS = ["step", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "samples_per_s", "elapsed_s"]
+
+
+@dataclass
+class TrainConfig:
+    out: str = "runs/notes"
+    data: str = "corpus"                # "corpus" or a folder of audio files
+    model_type: str = "wavenet"         # "wavenet" or "autoencoder"
+    preset: str = "default"
+    steps: int = 2000
+    batch_size: int = 8
+    segment: int = 4000                 # samples per training window (rounded to whole frames)
+    lr: float = 2e-3
+    warmup: int = 100
+    weight_decay: float = 0.01
+    grad_clip: float = 1.0
+    seed: int = 0
+    cond_dropout: float = 0.15          # per control, so the model also generates with it left free
+    checkpoint_every: int = 250
+    val_every: int = 100
+    val_batches: int = 2
+    corpus_size: int = 600
+    corpus_seconds: float = 1.5
+    sample_rate: int = 16000
+    threads: int = 0                    # 0: torch default
+    device: str = "auto"
+    model_overrides: dict = field(default_factory=dict)
+
+
+# ---- data -----------------------------------------------------------------------------------
+class TrainingData:
+    """Examples split into train/validation, and deterministic batches drawn from them."""
+
+    def __init__(self, examples: list[Example], hop: int, segment: int, n_instruments: int, cond_dropout: float):
+        self.hop = hop
+        self.frames = max(1, segment // hop)
+        self.segment = self.frames * hop
+        self.n_instruments = n_instruments
+        self.cond_dropout = cond_dropout
+        usable = [e for e in examples if len(e.audio) >= self.segment]
+        if not usable:
+            raise ValueError(f"No example is at least one training window ({self.segment} samples) long.")
+        self.val = usable[::10] if len(usable) >= 10 else usable[:1]
+        self.train = [e for e in usable if not any(e is v for v in self.val)] or usable
+
+    def batch(self, seed: int, step: int, batch_size: int, split: str = "train", dropout: bool = True,
+              rank: int = 0, world: int = 1) -> dict[str, torch.Tensor]:
+        pool = self.train if split == "train" else self.val
+        rng = np.random.default_rng([seed, step, 0 if split == "train" else 1])
+        idx = rng.integers(0, len(pool), batch_size)
+        starts = [int(rng.integers(0, (len(pool[i].audio) - self.segment) // self.hop + 1)) for i in idx]
+        drop = rng.random((batch_size, 3)) < (self.cond_dropout if dropout else 0.0)
+        audio, local, inst, f0s, louds = [], [], [], [], []
+        for b in range(rank, batch_size, world):   # each rank takes its slice of the same global batch
+            e, s = pool[idx[b]], starts[b]
+            audio.append(e.audio[s * self.hop: s * self.hop + self.segment])
+            f0 = e.f0[s: s + self.frames]
+            loud = e.loudness[s: s + self.frames]
+            f0s.append(f0)
+            louds.append(loud)
+            local.append(encode_local(None if drop[b, 1] else f0, None if drop[b, 2] else loud, self.frames))
+            free = e.instrument < 0 or drop[b, 0]
+            inst.append(self.n_instruments if free else e.instrument)
+        audio_t = torch.from_numpy(np.stack(audio))
+        return {"x": mu_law_encode(audio_t), "audio": audio_t, "local": torch.from_numpy(np.stack(local)),
+                "instrument": torch.tensor(inst, dtype=torch.long),
+                "f0": torch.from_numpy(np.stack(f0s)), "loudness": torch.from_numpy(np.stack(louds))}
+
+
+def load_examples(cfg: TrainConfig, hop: int, log=print) -> tuple[list[Example], list[str]]:
+    """The corpus or a user folder → (examples, instrument names)."""
+    if cfg.data == "corpus":
+        corpus = NoteCorpus(sample_rate=cfg.sample_rate, hop_length=hop, seed=cfg.seed, size=cfg.corpus_size,
+                            seconds=cfg.corpus_seconds)
+        return list(corpus), list(INSTRUMENTS)
+    from .data.folder import load_folder
+    examples, report = load_folder(cfg.data, cfg.sample_rate, hop, min_samples=cfg.segment)
+    log(report.summary())
+    return examples, report.instruments
+
+
+# ---- model ----------------------------------------------------------------------------------
+def build_model(cfg: TrainConfig, instruments: list[str]) -> torch.nn.Module:
+    overrides = dict(cfg.model_overrides)
+    if cfg.model_type == "autoencoder":
+        from .autoencoder import autoencoder_config, WaveNetAutoencoder
+        return WaveNetAutoencoder(autoencoder_config(cfg.preset, sample_rate=cfg.sample_rate, **overrides))
+    overrides.setdefault("local_dim", LOCAL_DIM)
+    overrides.setdefault("n_instruments", len(instruments))
+    overrides.setdefault("instrument_names", tuple(instruments))
+    return WaveNet(preset_config(cfg.preset, sample_rate=cfg.sample_rate, **overrides))
+
+
+def wavenet_loss(model: WaveNet, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
+    logits = model(batch["x"], instrument=batch["instrument"], local_cond=batch["local"])
+    loss = F.cross_entropy(logits, batch["x"])
+    acc = (logits.argmax(1) == batch["x"]).float().mean()
+    return loss, acc
+
+
+class LossModule(torch.nn.Module):
+    """(model, batch) → (loss, accuracy) as a module, so DDP can wrap any model kind."""
+
+    def __init__(self, model: torch.nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
+        if hasattr(self.model, "training_loss"):
+            return self.model.training_loss(batch)
+        return wavenet_loss(self.model, batch)
+
+
+def lr_at(step: int, cfg: TrainConfig) -> float:
+    if step < cfg.warmup:
+        return cfg.lr * (step + 1) / cfg.warmup
+    progress = min(1.0, (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup))
+    return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+# ---- state ----------------------------------------------------------------------------------
+def save_state(path: Path, model, optimizer, step: int, cfg: TrainConfig, instruments: list[str]) -> None:
+    tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
+    opt = optimizer.state_dict()
+    for pid, st in opt["state"].items():
+        for k, v in st.items():
+            tensors[f"optim.{pid}.{k}"] = v if torch.is_tensor(v) else torch.tensor(v)
+    meta = {"step": str(step), "train_config": json.dumps(asdict(cfg)), "instruments": json.dumps(instruments),
+            "param_groups": json.dumps(opt["param_groups"]), "kind": getattr(model, "kind", "wavenet"),
+            "config": json.dumps(model.config.to_dict())}
+    write_safetensors(path, tensors, meta)
+
+
+def load_state(path: Path, model, optimizer) -> int:
+    from safetensors.torch import load_file
+    header = read_header(path)
+    tensors = load_file(str(path))
+    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    opt_state: dict = {}
+    for k, v in tensors.items():
+        if k.startswith("optim."):
+            _, pid, name = k.split(".", 2)
+            opt_state.setdefault(int(pid), {})[name] = v
+    optimizer.load_state_dict({"state": opt_state, "param_groups": json.loads(header["__metadata__"]["param_groups"])})
+    return int(header["__metadata__"]["step"])
+
+
+def check_writable(out: Path, need_bytes: int) -> None:
+    """Fail before training starts if the output folder cannot hold the checkpoints."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".write-probe"
+        probe.write_bytes(b"ok")
+        probe.unlink()
+    except OSError as e:
+        raise SystemExit(f"error: cannot write to {out} ({e.strerror}); choose another --out folder.") from None
+    free = shutil.disk_usage(out).free
+    if free < need_bytes:
+        raise SystemExit(f"error: only {free / 1e6:.0f} MB free in {out}, checkpoints need about {need_bytes / 1e6:.0f} MB; free some space.")
+
+
+# ---- loop -----------------------------------------------------------------------------------
+def train(cfg: TrainConfig, resume: bool = False, log=print, progress: bool = True) -> Path:
+    """Train per ``cfg``; returns the path of the final model checkpoint."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    device = torch.device("cuda" if cfg.device == "auto" and torch.cuda.is_available() else
+                          ("cpu" if cfg.device == "auto" else cfg.device))
+    if world > 1:
+        import torch.distributed as dist
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        if device.type == "cuda":
+            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    out = Path(cfg.out)
+    torch.manual_seed(cfg.seed)
+    if rank == 0:
+        check_writable(out, need_bytes=20_000_000)
+
+    probe_model = build_model(cfg, list(INSTRUMENTS) if cfg.data == "corpus" else [])
+    hop = probe_model.config.hop_length
+    examples, instruments = load_examples(cfg, hop, log=log if rank == 0 else (lambda *_: None))
+    torch.manual_seed(cfg.seed)
+    model = build_model(cfg, instruments).to(device)
+    n_inst = getattr(model.config, "n_instruments", 0)
+    data = TrainingData(examples, hop, cfg.segment, n_inst, cfg.cond_dropout)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+    start = 0
+    state_path = out / STATE_NAME
+    if resume:
+        if not state_path.is_file():
+            raise SystemExit(f"error: nothing to resume in {out} (no {STATE_NAME}); start without --resume.")
+        start = load_state(state_path, model, optimizer)
+        log(f"resuming from step {start}")
+    loss_fn = LossModule(model)
+    if world > 1:
+        from torch.nn.parallel import DistributedDataParallel
+        loss_fn = DistributedDataParallel(loss_fn)
+
+    rows = _read_log(out / LOG_NAME, upto=start) if resume else []
+    n_params = sum(p.numel() for p in model.parameters())
+    if rank == 0:
+        log(f"model: {n_params:,} parameters, receptive field {model.config.receptive_field} samples; "
+            f"{len(data.train)} train / {len(data.val)} val examples; device {device}, world {world}")
+    bar = None
+    if progress and rank == 0:
+        from tqdm import tqdm
+        bar = tqdm(total=cfg.steps, initial=start, desc="train", unit="step", file=sys.stderr)
+    t0, seen = time.perf_counter(), 0
+    elapsed_before = rows[-1]["elapsed_s"] if rows else 0.0
+    for step in range(start, cfg.steps):
+        model.train()
+        batch = {k: v.to(device) for k, v in data.batch(cfg.seed, step, cfg.batch_size, rank=rank, world=world).items()}
+        for g in optimizer.param_groups:
+            g["lr"] = lr_at(step, cfg)
+        loss, acc = loss_fn(batch)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        optimizer.step()
+        seen += batch["x"].numel() * world
+        done = step + 1
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss.item():.3f}")
+        if done % cfg.val_every == 0 or done == cfg.steps:
+            val_loss, val_acc = evaluate_loss(model, data, cfg, device)
+            elapsed = elapsed_before + time.perf_counter() - t0
+            rows.append({"step": done, "train_loss": loss.item(), "train_acc": acc.item(), "val_loss": val_loss,
+                         "val_acc": val_acc, "lr": lr_at(step, cfg), "samples_per_s": seen / (time.perf_counter() - t0),
+                         "elapsed_s": elapsed})
+            if rank == 0:
+                _write_log(out, rows)
+        if rank == 0 and (done % cfg.checkpoint_every == 0 or done == cfg.steps):
+            info = {"train_config": asdict(cfg), "step": done, "instruments": instruments,
+                    "final": rows[-1] if rows else {}, "wall_time_s": elapsed_before + time.perf_counter() - t0}
+            save_model(model, out / "model.safetensors", training=info)
+            save_state(state_path, model, optimizer, done, cfg, instruments)
+    if bar is not None:
+        bar.close()
+    if world > 1:
+        import torch.distributed as dist
+        dist.destroy_process_group()
+    return out / "model.safetensors"
+
+
+@torch.no_grad()
+def evaluate_loss(model, data: TrainingData, cfg: TrainConfig, device) -> tuple[float, float]:
+    model.eval()
+    losses, accs = [], []
+    for i in range(cfg.val_batches):
+        batch = {k: v.to(device) for k, v in data.batch(cfg.seed, i, cfg.batch_size, split="val", dropout=False).items()}
+        loss, acc = LossModule(model)(batch)
+        losses.append(float(loss))
+        accs.append(float(acc))
+    return float(np.mean(losses)), float(np.mean(accs))
+
+
+def _read_log(path: Path, upto: int) -> list[dict]:
+    if not path.is_file():
+        return []
+    with open(path) as f:
+        return [{k: float(v) for k, v in r.items()} for r in csv.DictReader(f) if float(r["step"]) <= upto]
+
+
+def _write_log(out: Path, rows: list[dict]) -> None:
+    def write(tmp):
+        with open(tmp, "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=LOG_FIELDS)
+            w.writeheader()
+            w.writerows(rows)
+    atomic_write_bytes(out / LOG_NAME, write)
+    try:
+        from .plots import training_curves_figure
+        fig = training_curves_figure(rows)
+        atomic_write_bytes(out / "curves.png", lambda tmp: fig.savefig(tmp, format="png", dpi=90))
+    except ImportError:
+        pass
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    d = TrainConfig()
+    p.add_argument("--data", default=d.data, help="'corpus' (built-in synthetic notes) or a folder of audio files")
+    p.add_argument("--out", default=d.out, help="run folder: model.safetensors, trainer state, log.csv, curves.png")
+    p.add_argument("--model-type", default=d.model_type, choices=["wavenet", "autoencoder"])
+    p.add_argument("--preset", default=d.preset, help="tiny (seconds, for tests) or default (about an hour on 2 cores)")
+    for name in ["steps", "batch_size", "segment", "warmup", "seed", "checkpoint_every", "val_every", "corpus_size", "threads", "sample_rate"]:
+        p.add_argument("--" + name.replace("_", "-"), type=int, default=getattr(d, name))
+    for name in ["lr", "weight_decay", "grad_clip", "cond_dropout", "corpus_seconds"]:
+        p.add_argument("--" + name.replace("_", "-"), type=float, default=getattr(d, name))
+    p.add_argument("--device", default=d.device, help="auto (CUDA when present), cpu or cuda")
+    p.add_argument("--resume", action="store_true", help="continue exactly from the run folder's last checkpoint")
+    p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                   help="override a model config field, e.g. --set residual_channels=48 (JSON values)")
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    fields_ = {k: getattr(args, k) for k in TrainConfig.__dataclass_fields__ if hasattr(args, k)}
+    overrides = {}
+    for item in args.set:
+        if "=" not in item:
+            raise SystemExit(f"error: --set expects FIELD=VALUE, got {item!r}")
+        k, v = item.split("=", 1)
+        try:
+            overrides[k] = json.loads(v)
+        except json.JSONDecodeError:
+            overrides[k] = v
+    fields_["model_overrides"] = overrides
+    return TrainConfig(**fields_)
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="python -m wavenet_core.train", description="Train a WaveNet (torchrun-ready).")
+    add_arguments(p)
+    args = p.parse_args(argv)
+    train(config_from_args(args), resume=args.resume)
+
+
+if __name__ == "__main__":
+    main()
