@@ -1,0 +1,31 @@
+"""Shared fixtures: a tiny model trained for a few seconds on the built-in corpus."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+torch.set_num_threads(min(2, os.cpu_count() or 1))
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory) -> Path:
+    """Run folder of a `tiny` conditioned model trained for 150 steps on a 48-clip corpus (seconds)."""
+    from wavenet_core.train import TrainConfig, train
+    out = tmp_path_factory.mktemp("tiny_run")
+    cfg = TrainConfig(out=str(out), preset="tiny", steps=150, batch_size=8, segment=1600, corpus_size=48,
+                      corpus_seconds=1.0, val_every=50, checkpoint_every=50, lr=1e-2, warmup=10, seed=0)
+    train(cfg, log=lambda *a: None, progress=False)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tiny_run):
+    from wavenet_core import load_model
+    return load_model(tiny_run / "model.safetensors")

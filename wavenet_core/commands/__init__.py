@@ -1,0 +1,1 @@
+"""Sub-commands of `wavenet`: each module registers its own with ``cli.command``."""
