@@ -268,6 +268,8 @@ def train(cfg: TrainConfig, resume: bool = False, log=print, progress: bool = Tr
                          "elapsed_s": elapsed})
             if rank == 0:
                 _write_log(out, rows)
+        if rank == 0 and done == cfg.steps and hasattr(model, "finish_training"):
+            model.finish_training(data.train, log=log)   # e.g. the autoencoder fits its PCA sliders
         if rank == 0 and (done % cfg.checkpoint_every == 0 or done == cfg.steps):
             info = {"train_config": asdict(cfg), "step": done, "instruments": instruments,
                     "final": rows[-1] if rows else {}, "wall_time_s": elapsed_before + time.perf_counter() - t0}

@@ -1,0 +1,520 @@
+"""A small WaveNet autoencoder (after NSynth, Engel et al. 2017) and its manipulation API.
+
+Model
+-----
+* **Encoder** — non-causal, over the whole clip: a fixed log-magnitude STFT front end
+  (``n_fft`` window, ``encoder_hop`` samples between frames, frames centred so that every
+  latent frame's analysis windows are centred on it), a 1×1 projection, then a stack of
+  non-causal dilated residual convolutions (kernel 3, dilations 1, 2, 4, …) at the STFT
+  frame rate, average-pooled by ``hop_length / encoder_hop`` to the latent rate and projected
+  to ``latent_dim`` channels. NSynth ran 30 such layers at the audio rate; the STFT front end
+  makes the encoder about a hundred times cheaper, so encoder and decoder train jointly on a
+  2-core CPU.
+* **Latent** — ``latent_dim`` floats per ``hop_length`` samples (default 16 dims at hop 512:
+  31.25 frames/s at 16 kHz, NSynth's rate). Frame f describes samples [f·hop, (f+1)·hop); a
+  latent of F frames always decodes to exactly F·hop samples.
+* **Decoder** — the project's ``WaveNet`` with ``local_dim = latent_dim``: the latent is
+  upsampled by its transposed-convolution network and conditions every layer. It is a plain
+  ``WaveNet``, so ``generate()`` (fast or reference) decodes it unchanged.
+* **Pitch hint** (optional, ``pitch_weight > 0``) — a linear probe ``pitch_head`` reads
+  (voiced logit, (MIDI − 60)/12) from each latent frame and is trained on the corpus' exact f0
+  labels (pYIN labels for user folders). It makes pitch linearly readable from the latent
+  early in training, which is what lets a CPU-sized decoder learn to follow pitch in minutes;
+  the decoder still sees only the latent.
+* **PCA** — principal directions of latents over a corpus, stored as buffers ``pca.mean``,
+  ``pca.components`` (rows orthonormal) and ``pca.std`` inside the same checkpoint, fitted by
+  ``fit_pca`` (``wavenet train`` does it after the last step).
+
+Manipulation API (numpy in, numpy out; latents are float32 arrays of shape (frames, dims))
+------------------------------------------------------------------------------------------
+``encode``, ``decode``, ``reconstruct``, ``edit`` (the sliders), ``interpolate``, ``morph``,
+``save_latent`` / ``load_latent``. See docs/autoencoder.md.
+"""
+from __future__ import annotations
+
+import importlib.util
+import math
+import os
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .model import WaveNet, WaveNetConfig
+
+MAX_SECONDS = 10.0              # longest clip encode/reconstruct/interpolate accept (longer: refused or truncated)
+MAX_LATENT_BYTES = 16 * 1024 * 1024
+
+
+@dataclass
+class AutoencoderConfig:
+    sample_rate: int = 16000
+    latent_dim: int = 16
+    hop_length: int = 512               # samples per latent frame
+    upsample_scales: tuple[int, ...] = (8, 8, 8)
+    # encoder
+    n_fft: int = 1024
+    encoder_hop: int = 128              # STFT hop; must divide hop_length
+    encoder_channels: int = 64
+    encoder_dilations: tuple[int, ...] = (1, 2, 4, 8, 1, 2, 4, 8)
+    # decoder (a WaveNet)
+    layers_per_stack: int = 8
+    stacks: int = 2
+    residual_channels: int = 32
+    gate_channels: int = 64
+    skip_channels: int = 64
+    upsample_channels: int = 32
+    # auxiliary pitch probe on the latent (0: off)
+    pitch_weight: float = 0.5
+    max_seconds: float = MAX_SECONDS
+
+    def __post_init__(self) -> None:
+        self.upsample_scales = tuple(int(s) for s in self.upsample_scales)
+        self.encoder_dilations = tuple(int(d) for d in self.encoder_dilations)
+        checks = [
+            (self.latent_dim >= 1, "latent_dim must be >= 1"),
+            (self.encoder_hop >= 1 and self.hop_length % self.encoder_hop == 0,
+             f"encoder_hop {self.encoder_hop} must divide hop_length {self.hop_length}"),
+            (self.n_fft >= self.encoder_hop and self.n_fft % 2 == 0, "n_fft must be even and >= encoder_hop"),
+            (self.encoder_channels >= 1 and len(self.encoder_dilations) >= 1 and min(self.encoder_dilations) >= 1,
+             "encoder needs channels >= 1 and at least one dilation >= 1"),
+            (self.pitch_weight >= 0, "pitch_weight must be >= 0"),
+            (self.max_seconds > 0, "max_seconds must be > 0"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(f"Invalid AutoencoderConfig: {message}.")
+        self.decoder_config()  # validates the WaveNet part (scales multiply to hop, …)
+
+    def decoder_config(self) -> WaveNetConfig:
+        return WaveNetConfig(sample_rate=self.sample_rate, layers_per_stack=self.layers_per_stack, stacks=self.stacks,
+                             residual_channels=self.residual_channels, gate_channels=self.gate_channels,
+                             skip_channels=self.skip_channels, local_dim=self.latent_dim, hop_length=self.hop_length,
+                             upsample_scales=self.upsample_scales, upsample_channels=self.upsample_channels)
+
+    @property
+    def frame_rate(self) -> float:
+        return self.sample_rate / self.hop_length
+
+    @property
+    def receptive_field(self) -> int:
+        return self.decoder_config().receptive_field
+
+    @property
+    def receptive_field_ms(self) -> float:
+        return 1000.0 * self.receptive_field / self.sample_rate
+
+    @property
+    def n_instruments(self) -> int:      # the training loop asks; the autoencoder has no instrument labels
+        return 0
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["upsample_scales"] = list(self.upsample_scales)
+        d["encoder_dilations"] = list(self.encoder_dilations)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "AutoencoderConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"Unknown AutoencoderConfig field(s): {', '.join(unknown)}.")
+        return cls(**d)
+
+
+PRESETS: dict[str, dict] = {
+    # seconds to train; for tests and smoke runs
+    "tiny": dict(latent_dim=8, hop_length=256, upsample_scales=(4, 8, 8), n_fft=512, encoder_hop=64,
+                 encoder_channels=16, encoder_dilations=(1, 2, 4), layers_per_stack=4, stacks=1,
+                 residual_channels=8, gate_channels=16, skip_channels=16, upsample_channels=8),
+    # the shipped `autoencoder`: ~40 minutes on one CPU thread
+    "default": dict(),
+}
+
+
+def autoencoder_config(preset: str = "default", **overrides) -> AutoencoderConfig:
+    if preset not in PRESETS:
+        raise ValueError(f"Unknown autoencoder preset {preset!r}; choose one of: {', '.join(PRESETS)}.")
+    return AutoencoderConfig(**{**PRESETS[preset], **overrides})
+
+
+# ---- model ----------------------------------------------------------------------------------
+class EncoderBlock(nn.Module):
+    """Non-causal dilated residual unit: h + 1×1(relu(dilated k=3 conv(relu(h))))."""
+
+    def __init__(self, ch: int, dilation: int):
+        super().__init__()
+        self.conv = nn.Conv1d(ch, ch, kernel_size=3, dilation=dilation, padding=dilation)
+        self.out = nn.Conv1d(ch, ch, 1)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return h + self.out(F.relu(self.conv(F.relu(h))))
+
+
+class Encoder(nn.Module):
+    def __init__(self, cfg: AutoencoderConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.register_buffer("window", torch.hann_window(cfg.n_fft), persistent=False)
+        self.inp = nn.Conv1d(cfg.n_fft // 2 + 1, cfg.encoder_channels, 1)
+        self.blocks = nn.ModuleList(EncoderBlock(cfg.encoder_channels, d) for d in cfg.encoder_dilations)
+        self.out = nn.Conv1d(cfg.encoder_channels, cfg.latent_dim, 1)
+
+    def forward(self, audio: torch.Tensor) -> torch.Tensor:
+        """audio (B, T) float, T a multiple of hop_length → latent (B, latent_dim, T // hop_length)."""
+        cfg = self.cfg
+        n_frames = audio.shape[-1] // cfg.hop_length
+        # Pad so STFT frame j is centred on sample j·encoder_hop + encoder_hop/2: the frames pooled
+        # into latent frame f are then centred on that frame's samples [f·hop, (f+1)·hop).
+        left = cfg.n_fft // 2 - cfg.encoder_hop // 2
+        padded = F.pad(audio, (left, cfg.n_fft))
+        spec = torch.stft(padded, cfg.n_fft, cfg.encoder_hop, window=self.window, center=False, return_complex=True)
+        per = cfg.hop_length // cfg.encoder_hop
+        feats = torch.log(spec.abs()[..., : n_frames * per] + 1e-3)
+        h = self.inp(feats)
+        for block in self.blocks:
+            h = block(h)
+        h = F.avg_pool1d(F.relu(h), per)
+        return self.out(h)
+
+
+class PCA(nn.Module):
+    """Principal directions of corpus latents, kept as buffers so they travel in the checkpoint."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(dim))
+        self.register_buffer("components", torch.eye(dim))     # rows: orthonormal directions, by variance
+        self.register_buffer("std", torch.ones(dim))           # standard deviation along each direction
+        self.register_buffer("fitted", torch.zeros((), dtype=torch.uint8))
+
+
+class WaveNetAutoencoder(nn.Module):
+    kind = "autoencoder"
+
+    def __init__(self, config: AutoencoderConfig):
+        super().__init__()
+        self.config = config
+        self.encoder = Encoder(config)
+        self.decoder = WaveNet(config.decoder_config())
+        self.pitch_head = nn.Linear(config.latent_dim, 2)
+        self.pca = PCA(config.latent_dim)
+
+    @property
+    def receptive_field(self) -> int:
+        return self.decoder.receptive_field
+
+    @property
+    def receptive_field_ms(self) -> float:
+        return self.decoder.receptive_field_ms
+
+    @property
+    def n_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def encode(self, audio: torch.Tensor) -> torch.Tensor:
+        return self.encoder(audio)
+
+    def forward(self, x: torch.Tensor, audio: torch.Tensor) -> torch.Tensor:
+        """Teacher-forced logits (B, 256, T) of classes ``x`` given the latent of ``audio``."""
+        return self.decoder(x, local_cond=self.encoder(audio))
+
+    def training_loss(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
+        z = self.encoder(batch["audio"])
+        logits = self.decoder(batch["x"], local_cond=z)
+        loss = F.cross_entropy(logits, batch["x"])
+        acc = (logits.argmax(1) == batch["x"]).float().mean()
+        if self.config.pitch_weight > 0 and "f0" in batch:
+            loss = loss + self.config.pitch_weight * self._pitch_loss(z, batch["f0"])
+        return loss, acc
+
+    def _pitch_loss(self, z: torch.Tensor, f0: torch.Tensor) -> torch.Tensor:
+        f0 = f0[:, : z.shape[-1]].float()
+        pred = self.pitch_head(z.transpose(1, 2))             # (B, F, 2)
+        voiced = (f0 > 0).float()
+        midi = 69 + 12 * torch.log2(torch.clamp(f0, min=1e-3) / 440.0)
+        loss = F.binary_cross_entropy_with_logits(pred[..., 0], voiced)
+        if voiced.sum() > 0:
+            err = (pred[..., 1] - (midi - 60) / 12) ** 2
+            loss = loss + (err * voiced).sum() / voiced.sum()
+        return loss
+
+    # Called by the training loop once the last step is done (before the final checkpoint).
+    def finish_training(self, examples, log=print) -> None:
+        fit_pca(self, [e.audio for e in examples])
+        std = self.pca.std.numpy()
+        share = std ** 2 / max(float((std ** 2).sum()), 1e-12)
+        log(f"PCA on {len(examples)} clips: first 4 directions explain "
+            f"{', '.join(f'{100 * s:.0f}%' for s in share[:4])} of latent variance")
+
+
+# ---- manipulation API -----------------------------------------------------------------------
+def _check_model(model) -> "WaveNetAutoencoder":
+    if getattr(model, "kind", None) != "autoencoder":
+        raise ValueError("This needs an autoencoder model (kind 'autoencoder'), e.g. --model autoencoder.")
+    return model
+
+
+def pad_to_frames(audio: np.ndarray, hop: int) -> np.ndarray:
+    """Zero-pad at the end to a whole number of latent frames (at least one)."""
+    n = max(1, -(-len(audio) // hop)) * hop
+    return np.pad(audio, (0, n - len(audio)))
+
+
+def check_clip(model, audio: np.ndarray, name: str = "audio", truncate: bool = False) -> np.ndarray:
+    """Mono float audio within the model's length limit (or cut to it with ``truncate``)."""
+    from .audio_io import AudioError, check_audio
+    audio = check_audio(audio, name)
+    cfg = model.config
+    limit = int(cfg.max_seconds * cfg.sample_rate)
+    if len(audio) > limit:
+        if not truncate:
+            raise AudioError(f"{name}: {len(audio) / cfg.sample_rate:.1f} s is longer than the autoencoder's "
+                             f"{cfg.max_seconds:g} s limit; trim it or pass --truncate.")
+        audio = audio[:limit]
+    return np.clip(audio, -1.0, 1.0)
+
+
+@torch.no_grad()
+def encode(model, audio: np.ndarray, truncate: bool = False) -> np.ndarray:
+    """Mono float32 audio at the model's rate → latent float32 (frames, latent_dim), frames = ceil(len / hop)."""
+    model = _check_model(model)
+    audio = pad_to_frames(check_clip(model, audio, truncate=truncate), model.config.hop_length)
+    model.eval()
+    z = model.encode(torch.from_numpy(audio)[None])[0]
+    return z.T.contiguous().numpy().astype(np.float32)
+
+
+@torch.no_grad()
+def encode_batch(model, clips: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """Encode several clips (each zero-padded to the longest for one pass, then cut back)."""
+    model = _check_model(model)
+    hop = model.config.hop_length
+    clips = [pad_to_frames(check_clip(model, c, f"clip {i}"), hop) for i, c in enumerate(clips)]
+    longest = max(len(c) for c in clips)
+    batch = torch.from_numpy(np.stack([np.pad(c, (0, longest - len(c))) for c in clips]))
+    model.eval()
+    z = model.encode(batch).transpose(1, 2).numpy().astype(np.float32)
+    return [z[i, : len(c) // hop].copy() for i, c in enumerate(clips)]
+
+
+def silence_latent(model) -> np.ndarray:
+    """The code the encoder gives silent audio (dims,): what a shorter clip is padded with."""
+    z = encode(model, np.zeros(9 * model.config.hop_length, dtype=np.float32))
+    return z[4]
+
+
+def check_latent(model, latent, name: str = "latent") -> np.ndarray:
+    """A (frames, latent_dim) finite float array within the length limit, as float32."""
+    cfg = model.config
+    z = np.asarray(latent)
+    if z.dtype.kind not in "fiu":
+        raise ValueError(f"{name}: expected a float array, got dtype {z.dtype}; encode a clip with `wavenet encode`.")
+    if z.ndim != 2 or z.shape[1] != cfg.latent_dim:
+        raise ValueError(f"{name}: expected shape (frames, {cfg.latent_dim}) for this model, got {z.shape}; "
+                         "encode the clip with the same model.")
+    max_frames = int(math.ceil(cfg.max_seconds * cfg.sample_rate / cfg.hop_length))
+    if not 1 <= z.shape[0] <= max_frames:
+        raise ValueError(f"{name}: {z.shape[0]} frames; a latent must have 1 to {max_frames} frames "
+                         f"({cfg.max_seconds:g} s at {cfg.frame_rate:g} frames/s).")
+    z = z.astype(np.float32)
+    if not np.all(np.isfinite(z)):
+        raise ValueError(f"{name}: contains NaN or infinite values; re-encode the clip.")
+    return z
+
+
+def default_method() -> str:
+    """'fast' when the compiled generator is installed, else the slow 'reference' sampler."""
+    return "fast" if importlib.util.find_spec("wavenet_core.fast") is not None else "reference"
+
+
+def decode(model, latents, *, temperature: float = 1.0, seed: int | Sequence[int] = 0, method: str | None = None,
+           progress: Callable[[int, int], None] | None = None, cancel: Callable[[], bool] | None = None) -> np.ndarray:
+    """Latent(s) → audio float32.
+
+    ``latents``: one (frames, dims) array → audio (frames·hop,); a list / (B, frames, dims)
+    array of equal length → (B, frames·hop), decoded in one batched call. ``seed``: one int
+    (every stream uses it, so streams differ only by their latents) or one per stream.
+    """
+    from .generate import ModelInputs, generate
+    model = _check_model(model)
+    single = isinstance(latents, np.ndarray) and latents.ndim == 2
+    batch = [latents] if single else list(latents)
+    if not batch:
+        raise ValueError("Nothing to decode: give at least one latent.")
+    batch = [check_latent(model, z, f"latent {i}") for i, z in enumerate(batch)]
+    if len({z.shape[0] for z in batch}) != 1:
+        raise ValueError("Latents decoded together must have the same number of frames; align them with interpolate().")
+    local = torch.from_numpy(np.stack(batch).transpose(0, 2, 1).copy())
+    n_samples = local.shape[-1] * model.config.hop_length
+    seeds = [int(s) for s in seed] if isinstance(seed, (list, tuple, np.ndarray)) else [int(seed)] * len(batch)
+    audio = generate(model.decoder, ModelInputs(n_samples, local_cond=local), temperature=temperature, seed=seeds,
+                     batch=len(batch), method=method or default_method(), progress=progress, cancel=cancel)
+    return audio[0] if single else audio
+
+
+def reconstruct(model, audio: np.ndarray, **decode_kwargs) -> np.ndarray:
+    """Encode then decode one clip; the result has ceil(len / hop)·hop samples."""
+    return decode(model, encode(model, audio), **decode_kwargs)
+
+
+# ---- PCA and edits --------------------------------------------------------------------------
+def fit_pca(model, clips: Sequence[np.ndarray], batch: int = 32) -> None:
+    """Fit the principal directions on the latents of ``clips`` and store them in ``model.pca``."""
+    model = _check_model(model)
+    frames = []
+    for i in range(0, len(clips), batch):
+        frames += encode_batch(model, clips[i: i + batch])
+    z = np.concatenate(frames).astype(np.float64)
+    if len(z) < 2:
+        raise ValueError("PCA needs at least two latent frames; give more or longer clips.")
+    mean = z.mean(axis=0)
+    _, s, vt = np.linalg.svd(z - mean, full_matrices=False)
+    std = s / math.sqrt(len(z) - 1)
+    # a fixed sign per direction (largest coefficient positive) so refits give the same sliders
+    vt *= np.sign(vt[np.arange(len(vt)), np.abs(vt).argmax(axis=1)])[:, None]
+    dim = model.config.latent_dim
+    comps = np.eye(dim)
+    comps[: len(vt)] = vt
+    stds = np.ones(dim)
+    stds[: len(std)] = std
+    model.pca.mean.copy_(torch.from_numpy(mean).float())
+    model.pca.components.copy_(torch.from_numpy(comps).float())
+    model.pca.std.copy_(torch.from_numpy(np.maximum(stds, 1e-8)).float())
+    model.pca.fitted.fill_(1)
+
+
+def principal_directions(model) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(mean (dims,), directions (dims, dims) — orthonormal rows by falling variance, std (dims,))."""
+    model = _check_model(model)
+    if not int(model.pca.fitted):
+        raise ValueError("This autoencoder has no PCA directions yet; run fit_pca() on a corpus (wavenet train does).")
+    return (model.pca.mean.numpy().astype(np.float64), model.pca.components.numpy().astype(np.float64),
+            model.pca.std.numpy().astype(np.float64))
+
+
+def _by_index(values, dims: int, what: str) -> dict[int, float]:
+    if values is None:
+        return {}
+    items = values.items() if isinstance(values, Mapping) else enumerate(values)
+    out = {}
+    for k, v in items:
+        k, v = int(k), float(v)
+        if not 0 <= k < dims:
+            raise ValueError(f"{what}: direction {k} does not exist; use 0 to {dims - 1}.")
+        if not math.isfinite(v):
+            raise ValueError(f"{what}: value for direction {k} must be finite, got {v}.")
+        out[k] = v
+    return out
+
+
+def edit(model, latent: np.ndarray, offsets=None, scales=None) -> np.ndarray:
+    """The sliders: move a latent along its principal directions, every frame alike.
+
+    ``scales`` {k: s} multiplies the coordinate along direction k (about the corpus mean) by s;
+    ``offsets`` {k: o} then adds o corpus standard deviations along direction k. Either may be
+    a dict or a sequence indexed by direction (0 = most variance). Returns a new latent.
+    """
+    z = check_latent(model, latent).astype(np.float64)
+    mean, comps, std = principal_directions(model)
+    dims = len(mean)
+    scales, offsets = _by_index(scales, dims, "scales"), _by_index(offsets, dims, "offsets")
+    coords = (z - mean) @ comps.T                     # (frames, dims) coordinates along the directions
+    delta = np.zeros_like(coords)
+    for k, s in scales.items():
+        delta[:, k] += (s - 1.0) * coords[:, k]
+    for k, o in offsets.items():
+        delta[:, k] += o * std[k]
+    return (z + delta @ comps).astype(np.float32)
+
+
+def pca_coordinates(model, latent: np.ndarray) -> np.ndarray:
+    """(frames, dims) coordinates of a latent along the principal directions, in corpus std units."""
+    z = check_latent(model, latent).astype(np.float64)
+    mean, comps, std = principal_directions(model)
+    return ((z - mean) @ comps.T / std).astype(np.float32)
+
+
+# ---- interpolation --------------------------------------------------------------------------
+def align(z_a: np.ndarray, z_b: np.ndarray, pad: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Bring two latents to the same length: the shorter is extended at the END with ``pad``
+    (a (dims,) code; ``silence_latent(model)`` makes it sound as if the clip were followed by
+    silence) or, when ``pad`` is None, by repeating its last frame. Frame f stays aligned with f."""
+    z_a, z_b = np.asarray(z_a, dtype=np.float32), np.asarray(z_b, dtype=np.float32)
+    if z_a.ndim != 2 or z_b.ndim != 2 or z_a.shape[1] != z_b.shape[1]:
+        raise ValueError(f"Latents must be (frames, dims) with the same dims; got {z_a.shape} and {z_b.shape}.")
+    n = max(len(z_a), len(z_b))
+
+    def extend(z):
+        if len(z) == n:
+            return z
+        fill = np.asarray(pad, dtype=np.float32) if pad is not None else z[-1]
+        return np.concatenate([z, np.broadcast_to(fill, (n - len(z), z.shape[1]))])
+    return extend(z_a), extend(z_b)
+
+
+def interpolate(z_a: np.ndarray, z_b: np.ndarray, alpha, pad: np.ndarray | None = None) -> np.ndarray:
+    """(1 − α)·z_a + α·z_b after ``align``; α = 0 gives z_a and α = 1 gives z_b exactly.
+
+    ``alpha`` a number → (frames, dims); a sequence → (len(alpha), frames, dims).
+    """
+    a, b = align(z_a, z_b, pad)
+    alphas = np.atleast_1d(np.asarray(alpha, dtype=np.float32))
+    if not np.all(np.isfinite(alphas)):
+        raise ValueError("alpha must be finite numbers (0 = first clip, 1 = second).")
+    out = np.stack([(np.float32(1) - t) * a + t * b for t in alphas]).astype(np.float32)
+    return out[0] if np.ndim(alpha) == 0 else out
+
+
+def morph(model, audio_a: np.ndarray, audio_b: np.ndarray, alphas: Sequence[float], **decode_kwargs) -> np.ndarray:
+    """Encode two clips, interpolate (shorter padded with the silence code), decode every α in one
+    batched call → (len(alphas), frames·hop)."""
+    z_a, z_b = encode(model, audio_a), encode(model, audio_b)
+    return decode(model, interpolate(z_a, z_b, list(alphas), pad=silence_latent(model)), **decode_kwargs)
+
+
+# ---- .npy latents ---------------------------------------------------------------------------
+def save_latent(path: str | os.PathLike, latent: np.ndarray) -> Path:
+    """Write a (frames, dims) float32 latent as .npy (atomically)."""
+    from .audio_io import atomic_write_bytes
+    z = np.ascontiguousarray(latent, dtype=np.float32)
+    if z.ndim != 2:
+        raise ValueError(f"A latent is (frames, dims); got shape {z.shape}.")
+
+    def write(tmp):
+        with open(tmp, "wb") as f:
+            np.save(f, z, allow_pickle=False)
+    return atomic_write_bytes(path, write)
+
+
+def load_latent(path: str | os.PathLike, model=None) -> np.ndarray:
+    """Read a latent .npy safely (never unpickles); with ``model``, check it fits that model."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such latent file; make one with `wavenet encode`.")
+    if path.stat().st_size > MAX_LATENT_BYTES:
+        raise ValueError(f"{path.name}: {path.stat().st_size / 1e6:.0f} MB is far too large for a latent; "
+                         "make one with `wavenet encode`.")
+    try:
+        z = np.load(path, allow_pickle=False)
+    except ValueError as e:
+        why = "it holds Python objects (pickle), which are never loaded" if "pickle" in str(e).lower() else "not a valid .npy array"
+        raise ValueError(f"{path.name}: {why}; save latents with wavenet_core.autoencoder.save_latent.") from None
+    except (OSError, EOFError):
+        raise ValueError(f"{path.name}: not a .npy file; make one with `wavenet encode`.") from None
+    if not isinstance(z, np.ndarray):
+        raise ValueError(f"{path.name}: expected one array in .npy format, not an archive; use `wavenet encode`.")
+    if z.dtype.kind not in "fiu":
+        raise ValueError(f"{path.name}: expected a float array, got dtype {z.dtype}; make one with `wavenet encode`.")
+    if z.ndim != 2:
+        raise ValueError(f"{path.name}: expected shape (frames, dims), got {z.shape}; make one with `wavenet encode`.")
+    if not np.all(np.isfinite(z)):
+        raise ValueError(f"{path.name}: contains NaN or infinite values; re-encode the clip.")
+    if model is not None:
+        z = check_latent(model, z, path.name)
+    return z.astype(np.float32)
