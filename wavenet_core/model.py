@@ -122,14 +122,15 @@ class CausalConv1d(nn.Conv1d):
 class ResidualLayer(nn.Module):
     """Gated unit z = tanh(W_f∗x + V_f·h) ⊙ σ(W_g∗x + V_g·h) with residual and skip 1×1 outputs."""
 
-    def __init__(self, cfg: WaveNetConfig, dilation: int, cond_dim: int):
+    def __init__(self, cfg: WaveNetConfig, dilation: int, cond_dim: int, last: bool = False):
         super().__init__()
         half = cfg.gate_channels // 2
         self.dilation = dilation
         self.dilated = CausalConv1d(cfg.residual_channels, cfg.gate_channels, dilation)
         # One 1×1 projection of all per-sample conditioning (local + context + global, concatenated).
         self.cond = nn.Conv1d(cond_dim, cfg.gate_channels, 1, bias=False) if cond_dim else None
-        self.residual = nn.Conv1d(half, cfg.residual_channels, 1)
+        # The last layer feeds only the skip path; a residual there would be an unused weight.
+        self.residual = None if last else nn.Conv1d(half, cfg.residual_channels, 1)
         self.skip = nn.Conv1d(half, cfg.skip_channels, 1)
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor | None):
@@ -138,7 +139,7 @@ class ResidualLayer(nn.Module):
             h = h + self.cond(cond)
         filt, gate = h.chunk(2, dim=1)
         z = torch.tanh(filt) * torch.sigmoid(gate)
-        return x + self.residual(z), self.skip(z)
+        return (x if self.residual is None else x + self.residual(z)), self.skip(z)
 
 
 class Upsampler(nn.Module):
@@ -180,8 +181,10 @@ class ContextStack(nn.Module):
 
     def forward(self, audio: torch.Tensor, length: int) -> torch.Tensor:
         """Per-sample context for samples 0..length-1, using complete frames strictly in the past."""
-        feats = self.frames(audio[:, : (audio.shape[1] // self.hop) * self.hop])
-        feats = F.pad(feats, (1, 0))  # shift one frame: frame f's summary first reaches frame f+1
+        n_frames = audio.shape[1] // self.hop
+        if n_frames == 0:  # no complete frame in the past yet
+            return audio.new_zeros(audio.shape[0], self.frame.out_channels, length)
+        feats = F.pad(self.frames(audio[:, : n_frames * self.hop]), (1, 0))  # shift one frame: frame f's summary first reaches frame f+1
         per_sample = feats.repeat_interleave(self.hop, dim=-1)
         if per_sample.shape[-1] < length:
             per_sample = F.pad(per_sample, (0, length - per_sample.shape[-1]))
@@ -198,7 +201,8 @@ class WaveNet(nn.Module):
         self.context = ContextStack(cfg) if cfg.context_layers else None
         self.cond_dim = (cfg.upsample_channels if cfg.local_dim else 0) + (cfg.context_channels if cfg.context_layers else 0)
         self.cond_dim += cfg.global_cond_dim
-        self.layers = nn.ModuleList(ResidualLayer(cfg, d, self.cond_dim) for d in cfg.dilations)
+        self.layers = nn.ModuleList(ResidualLayer(cfg, d, self.cond_dim, last=i == cfg.n_layers - 1)
+                                    for i, d in enumerate(cfg.dilations))
         self.head1 = nn.Conv1d(cfg.skip_channels, cfg.skip_channels, 1)
         self.head2 = nn.Conv1d(cfg.skip_channels, cfg.n_classes, 1)
 
