@@ -38,3 +38,141 @@ def f0_contour(audio: np.ndarray, sample_rate: int, hop_length: int, fmin: float
     f0 = np.pad(f0, (0, n_frames - len(f0)))
     loud = frame_loudness_db(audio, hop_length)
     return np.where(loud > silence_db, f0, 0.0).astype(np.float32)
+
+
+# ---- a faster, finer pitch track -------------------------------------------------------------
+def _refine_periods(audio: np.ndarray, centres: np.ndarray, f0: np.ndarray, sample_rate: int, window: int) -> np.ndarray:
+    """Sub-sample f0 near each estimate: the raw difference function d(τ) = Σ (x[n] − x[n+τ])² over a
+    window centred on each frame, minimised over τ within ±2 samples of the period, then
+    refined by a parabola through the minimum and its neighbours."""
+    x = np.pad(np.asarray(audio, dtype=np.float64), (window + 8, window + int(sample_rate / 20) + 8))
+    lags = np.round(sample_rate / f0).astype(int)[:, None] + np.arange(-2, 3)[None, :]      # (K, 5)
+    n = (centres - window // 2 + window + 8)[:, None] + np.arange(window)[None, :]          # (K, W)
+    seg = x[n]
+    d = np.stack([np.sum((seg - x[n + lags[:, j:j + 1]]) ** 2, axis=1) for j in range(5)], axis=1)
+    j = 1 + np.argmin(d[:, 1:4], axis=1)
+    k = np.arange(len(f0))
+    a, b, c = d[k, j - 1], d[k, j], d[k, j + 1]
+    den = a - 2 * b + c
+    shift = np.where(den > 0, 0.5 * (a - c) / np.where(den > 0, den, 1.0), 0.0)
+    return sample_rate / (lags[k, j] + np.clip(shift, -1, 1))
+
+
+def pitch_track(audio: np.ndarray, sample_rate: int, hop_length: int, fmin: float = 50.0, fmax: float = 1600.0,
+                silence_db: float = -60.0, resolution: float = 0.25) -> np.ndarray:
+    """Per-frame f0 in Hz (0 where unvoiced or silent): pYIN on a coarse grid (``resolution``
+    semitones) for voicing and octave, then each voiced frame refined to a fraction of a cent by
+    parabolic interpolation of the difference function (kept when within one grid step).
+
+    About 5× faster than ``f0_contour`` (pYIN's Viterbi cost grows with the square of the grid size)
+    and unbiased where pYIN's 10-cent grid is not. Frame f is centred on sample f·hop + hop/2,
+    as ``frame_loudness_db`` and the model's conditioning frames.
+    """
+    import librosa
+
+    audio = np.asarray(audio, dtype=np.float32)
+    n_frames = max(1, -(-len(audio) // hop_length))
+    fmax = min(fmax, sample_rate / 2 - 1)
+    frame_length = 1 << int(np.ceil(np.log2(max(2 * sample_rate / fmin, 4 * hop_length))))
+    # pYIN (center=True) centres frame k on its input's sample k·hop: start the input half a hop in.
+    shifted = np.pad(audio[hop_length // 2:], (0, hop_length + frame_length))
+    f0, voiced, _ = librosa.pyin(shifted, fmin=fmin, fmax=fmax, sr=sample_rate, frame_length=frame_length,
+                                 hop_length=hop_length, center=True, resolution=resolution)
+    f0 = np.where(voiced & np.isfinite(f0), f0, 0.0)[:n_frames]
+    f0 = np.pad(f0, (0, n_frames - len(f0)))
+    idx = np.nonzero(f0 > 0)[0]
+    if len(idx):
+        window = max(frame_length // 2, 2 * int(sample_rate / fmin))
+        fine = _refine_periods(audio, idx * hop_length + hop_length // 2, f0[idx], sample_rate, window)
+        ok = np.isfinite(fine) & (np.abs(12 * np.log2(np.maximum(fine, 1e-6) / f0[idx])) <= resolution)
+        f0[idx] = np.where(ok, fine, f0[idx])
+    loud = frame_loudness_db(audio, hop_length)
+    return np.where(loud > silence_db, f0, 0.0).astype(np.float32)
+
+
+def hz_to_midi(hz: np.ndarray) -> np.ndarray:
+    """Hz → MIDI (NaN where hz ≤ 0)."""
+    hz = np.asarray(hz, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(hz > 0, 69 + 12 * np.log2(hz / 440.0), np.nan)
+
+
+# ---- clip descriptors --------------------------------------------------------------------------
+DESCRIPTOR_NAMES: tuple[str, ...] = ("pitch", "voiced_fraction", "loudness", "brightness", "noisiness",
+                                     "onset_rate", "sounding_seconds", "seconds")
+SOUNDING_DB = -40.0            # a frame "sounds" when its RMS level is at least this
+PITCH_SECONDS = 10.0           # pYIN looks at no more than this much audio (it is the slow part)
+
+
+def default_hop(sample_rate: int) -> int:
+    """100 frames per second (160 samples at 16 kHz)."""
+    return max(1, int(round(sample_rate / 100)))
+
+
+def spectral_features(audio: np.ndarray, sample_rate: int, hop_length: int, n_fft: int | None = None
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """Per-frame (spectral centroid Hz, spectral flatness 0..1) from one power spectrogram."""
+    import librosa
+
+    n_fft = n_fft or 1 << int(np.ceil(np.log2(max(4 * hop_length, sample_rate * 0.04))))
+    y = np.asarray(audio, dtype=np.float32)
+    if len(y) < n_fft:
+        y = np.pad(y, (0, n_fft - len(y)))
+    S = np.abs(librosa.stft(y, n_fft=n_fft, hop_length=hop_length, center=True)) ** 2
+    centroid = librosa.feature.spectral_centroid(S=np.sqrt(S), sr=sample_rate, n_fft=n_fft)[0]
+    flatness = librosa.feature.spectral_flatness(S=S, power=1.0)[0]
+    return centroid, flatness
+
+
+def onset_times(audio: np.ndarray, sample_rate: int, hop_length: int) -> np.ndarray:
+    """Onset times (s) by librosa's spectral-flux onset detector, with backtracking off."""
+    import librosa
+
+    y = np.asarray(audio, dtype=np.float32)
+    if len(y) < 4 * hop_length or not np.any(y):
+        return np.zeros(0)
+    return librosa.onset.onset_detect(y=y, sr=sample_rate, hop_length=hop_length, units="time")
+
+
+def describe(audio: np.ndarray, sample_rate: int, hop_length: int | None = None, sounding_db: float = SOUNDING_DB,
+             pitch: bool = True, fmin: float = 50.0, fmax: float = 1600.0) -> dict:
+    """Descriptors of a mono clip, as a JSON-ready dict (names are a stable contract):
+
+    * ``pitch`` — median f0 over voiced frames in MIDI (float; None when nothing is voiced),
+    * ``voiced_fraction`` — share of sounding frames that pYIN calls voiced (0..1),
+    * ``loudness`` — median frame RMS level of the sounding frames in dB FS (all frames when none
+      sounds; a full-scale sine is -3 dB),
+    * ``brightness`` — spectral centroid in Hz, energy-weighted mean over sounding frames,
+    * ``noisiness`` — spectral flatness (0 = pure tone, ~0.5+ = white noise), median over sounding frames,
+    * ``onset_rate`` — onsets per second of clip (librosa onset detection),
+    * ``sounding_seconds`` — time with frame level ≥ ``sounding_db`` (default -40 dB),
+    * ``seconds`` — clip length.
+
+    ``pitch=False`` skips pYIN (the slow part; pitch is then None, voiced_fraction 0). pYIN reads at
+    most the first ``PITCH_SECONDS`` of audio.
+    """
+    from .audio_io import check_audio
+
+    audio = check_audio(audio)
+    hop = hop_length or default_hop(sample_rate)
+    loud = frame_loudness_db(audio, hop).astype(np.float64)
+    sounding = loud >= sounding_db
+    sel = sounding if sounding.any() else np.ones_like(sounding)
+    centroid, flatness = spectral_features(audio, sample_rate, hop)
+    n = min(len(loud), len(centroid))
+    sel_s = sel[:n]
+    power = 10 ** (loud[:n][sel_s] / 10)
+    brightness = float(np.sum(centroid[:n][sel_s] * power) / np.sum(power)) if power.sum() > 0 else 0.0
+    out = {"pitch": None, "voiced_fraction": 0.0, "loudness": float(np.median(loud[sel])),
+           "brightness": brightness, "noisiness": float(np.median(flatness[:n][sel_s])),
+           "onset_rate": float(len(onset_times(audio, sample_rate, hop)) / (len(audio) / sample_rate)),
+           "sounding_seconds": float(sounding.sum() * hop / sample_rate), "seconds": float(len(audio) / sample_rate)}
+    if pitch and sounding.any():
+        part = audio[: int(PITCH_SECONDS * sample_rate)]
+        f0 = pitch_track(part, sample_rate, hop, fmin=fmin, fmax=fmax)
+        m = min(len(f0), len(sounding))
+        voiced = (f0[:m] > 0) & sounding[:m]
+        if voiced.any():
+            out["pitch"] = float(np.median(69 + 12 * np.log2(f0[:m][voiced] / 440.0)))
+        out["voiced_fraction"] = float(voiced.sum() / max(1, sounding[:m].sum()))
+    return out
