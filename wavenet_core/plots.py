@@ -52,3 +52,45 @@ def spectrogram_figure(audio: np.ndarray, sample_rate: int, title: str = "spectr
     fig.colorbar(img, ax=ax, format="%+2.0f dB")
     ax.set_title(title)
     return fig
+
+
+def receptive_field_figure(config, notes_midi: tuple[int, ...] = (48, 60, 72)) -> Figure:
+    """How far back one prediction sees: cumulative receptive field per layer (left), and that
+    window compared with musical time scales — note periods, one conditioning frame (right).
+
+    ``config`` is a ``WaveNetConfig`` (or anything with ``dilations``, ``sample_rate``,
+    ``hop_length``, ``local_dim``, ``context_layers``, ``context_hop``).
+    """
+    sr = config.sample_rate
+    dil = list(config.dilations)
+    cum = 1 + np.cumsum(dil)  # the one-sample input shift plus each kernel-2 layer's dilation
+    fig = Figure(figsize=(8, 3), layout="constrained")
+    ax_l, ax_r = fig.subplots(1, 2, width_ratios=[1.2, 1])
+    layers = np.arange(1, len(dil) + 1)
+    ax_l.step(layers, cum, where="mid", color="#1f77b4")
+    ax_l.bar(layers, dil, color="#ff7f0e", alpha=0.5, label="dilation")
+    ax_l.set_xlabel("layer")
+    ax_l.set_ylabel("samples")
+    ax_l.set_title(f"receptive field: {cum[-1]} samples = {1000 * cum[-1] / sr:.1f} ms")
+    ax_l.legend(["receptive field", "dilation"], loc="upper left", fontsize=8)
+    ax_l.grid(alpha=0.3)
+    ms = ax_l.secondary_yaxis("right", functions=(lambda s: 1000 * s / sr, lambda m: m * sr / 1000))
+    ms.set_ylabel("ms")
+
+    spans = [("receptive field", 1000 * cum[-1] / sr, "#1f77b4")]
+    if getattr(config, "local_dim", 0):
+        spans.append(("conditioning frame", 1000 * config.hop_length / sr, "#2ca02c"))
+    if getattr(config, "context_layers", 0):
+        spans.append(("context stack", 1000 * config.context_hop * 2 ** config.context_layers / sr, "#9467bd"))
+    names = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"]
+    for m in notes_midi:
+        spans.append((f"period of {names[m % 12]}{m // 12 - 1}", 1000 / (440 * 2 ** ((m - 69) / 12)), "#7f7f7f"))
+    y = np.arange(len(spans))
+    ax_r.barh(y, [s[1] for s in spans], color=[s[2] for s in spans])
+    ax_r.set_yticks(y, [s[0] for s in spans], fontsize=8)
+    ax_r.invert_yaxis()
+    ax_r.set_xscale("log")
+    ax_r.set_xlabel("ms (log)")
+    ax_r.set_title("compared with musical time")
+    ax_r.grid(alpha=0.3, axis="x")
+    return fig

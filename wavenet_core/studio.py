@@ -1,0 +1,947 @@
+"""WaveNet Control Studio in the browser: a Gradio ``Blocks`` app over the public ``wavenet_core`` API.
+
+``build_app(model_dir=None)`` returns the app without launching it; ``main()`` parses
+``--host/--port/--share/--model-dir`` and serves it (``wavenet app`` and the top-level
+``app.py`` both call it).
+
+Layout: a model picker above the tabs; one function per tab (``_conditioning_tab``,
+``_model_tab``, …) that builds its controls and registers its events; ``_result_panel`` is the
+shared "audio + waveform + spectrogram + descriptors + WAV" block every result is shown in.
+
+Server rules kept here: every handler goes through ``_friendly`` so users see one-line
+``gr.Error`` messages and never a traceback; models are loaded once and cached
+(``ModelShelf``); only models installed in the model directory can be chosen; generation
+events share one concurrency group with one slot per CPU core, behind a bounded queue.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import dataclasses
+import functools
+import logging
+import math
+import os
+import random
+import re
+import shutil
+import tempfile
+import threading
+import time
+import uuid
+from collections import OrderedDict
+from pathlib import Path
+from typing import Callable
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+import gradio as gr  # noqa: E402
+import numpy as np  # noqa: E402
+
+from . import Cancelled, CheckpointError, Controls, generate, list_models, load_model, model_inputs  # noqa: E402
+from .audio_io import AudioError, to_int16, write_wav  # noqa: E402
+from .checkpoint import resolve_path  # noqa: E402
+from .plots import receptive_field_figure, spectrogram_figure, training_curves_figure, waveform_figure  # noqa: E402
+
+log = logging.getLogger("wavenet.studio")
+
+# ---- limits (what a musician can ask for from the browser) -----------------------------------
+MIN_SECONDS = 0.1
+MAX_SECONDS = 10.0                      # per request; the core allows more, a shared server should not
+MAX_TEMPERATURE = 2.0
+MAX_SEED = 2 ** 31 - 1
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024     # Gradio refuses bigger uploads before they reach a handler
+MAX_UPLOAD_SECONDS = 30.0
+MAX_MIX_SLIDERS = 12                    # timbre-mix sliders built; unused ones are hidden
+MIDI_MIN, MIDI_MAX = 36, 84
+DEFAULT_QUEUE_SIZE = 32
+FREE = "let the model choose"
+MIX = "timbre mix (sliders below)"
+NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+
+
+# ---- errors -----------------------------------------------------------------------------------
+def _one_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return text[0] if text else type(e).__name__
+
+
+def _friendly(fn: Callable) -> Callable:
+    """Map every exception to a one-line ``gr.Error``; unexpected ones are logged server-side only."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except gr.Error:
+            raise
+        except Cancelled:
+            raise gr.Error("Stopped: the generation was cancelled.", title="Stopped", print_exception=False) from None
+        except (ValueError, TypeError, AudioError, CheckpointError, FileNotFoundError) as e:
+            # Our own validation raises ValueError with musician-facing text; TypeError comes from
+            # API callers sending the wrong kind of value (e.g. text where a number belongs).
+            if isinstance(e, TypeError):
+                log.warning("bad input to %s: %s", fn.__name__, e)
+                raise gr.Error("One of the inputs has the wrong type (a number was expected?); "
+                               "check the values and try again.", print_exception=False) from None
+            raise gr.Error(_one_line(e), print_exception=False) from None
+        except MemoryError:
+            raise gr.Error("The server ran out of memory; ask for a shorter sound.", print_exception=False) from None
+        except Exception:  # noqa: BLE001 - the page must never see a traceback
+            log.exception("unexpected error in %s", fn.__name__)
+            raise gr.Error("Something went wrong on the server (the details are in its log); "
+                           "try again or change the settings.", print_exception=False) from None
+    return wrapper
+
+
+def _number(value, name: str, lo: float, hi: float, unit: str = "", integer: bool = False) -> float:
+    """Validate one numeric input from the page or the API, with a message a musician understands."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise ValueError(f"{name} is empty; set a value between {lo:g} and {hi:g}{unit}.")
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number between {lo:g} and {hi:g}{unit}; got {str(value)[:40]!r}.") from None
+    if not math.isfinite(v) or not lo <= v <= hi:
+        raise ValueError(f"{name} must be between {lo:g} and {hi:g}{unit}; got {v:g}.")
+    if integer:
+        if v != int(v):
+            raise ValueError(f"{name} must be a whole number; got {v:g}.")
+        return int(v)
+    return v
+
+
+# ---- models -----------------------------------------------------------------------------------
+class ModelShelf:
+    """The installed models, each loaded once and kept (most recently used first, up to ``keep``)."""
+
+    def __init__(self, model_dir: str | os.PathLike | None = None, keep: int = 4):
+        self.model_dir = str(model_dir) if model_dir else None
+        self.keep = keep
+        self._cache: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+
+    def names(self) -> list[str]:
+        return list_models(self.model_dir)
+
+    def default(self) -> str | None:
+        names = self.names()
+        return "notes" if "notes" in names else (names[0] if names else None)
+
+    def get(self, name):
+        """The model called ``name``; only names listed by ``names()`` are accepted (never a path)."""
+        names = self.names()
+        if not names:
+            raise ValueError("No models are installed; train one with `wavenet train --out assets/models/NAME`.")
+        if not isinstance(name, str) or name not in names:
+            raise ValueError(f"Choose a model from the list ({', '.join(names)}); {str(name)[:40]!r} is not installed.")
+        path = resolve_path(name, self.model_dir)
+        key = (name, str(path), path.stat().st_mtime_ns)   # a retrained checkpoint is picked up
+        with self._lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
+            model = load_model(name, self.model_dir)
+            self._cache[key] = model
+            while len(self._cache) > self.keep:
+                self._cache.popitem(last=False)
+            return model
+
+
+def _fast_available() -> bool:
+    try:
+        from . import fast  # noqa: F401
+        return hasattr(fast, "fast_classes")
+    except Exception:  # noqa: BLE001 - a half-built module must not take the app down
+        return False
+
+
+def _kind(model) -> str:
+    return getattr(model, "kind", "wavenet")
+
+
+# ---- results: audio, plots, descriptors, WAV --------------------------------------------------
+def note_name(midi: float) -> str:
+    m = int(round(midi))
+    cents = int(round(100 * (midi - m)))
+    name = f"{NOTE_NAMES[m % 12]}{m // 12 - 1}"
+    return name if cents == 0 else f"{name} {cents:+d}¢"
+
+
+# pYIN is the slow part of the descriptors: the app measures pitch at 50 frames/s over the range the
+# pitch controls cover (MIDI 36-84 ≈ 65-1047 Hz), about 3× faster than the defaults on a 1 s clip.
+DESCRIBE_FRAME_RATE = 50
+DESCRIBE_FMIN, DESCRIBE_FMAX = 60.0, 1100.0
+
+
+def describe_audio(audio: np.ndarray, sample_rate: int) -> dict:
+    """The descriptors measured on a result (``wavenet_core.descriptors.describe``)."""
+    from .descriptors import describe
+    return dict(describe(audio, sample_rate, hop_length=max(1, sample_rate // DESCRIBE_FRAME_RATE),
+                         fmin=DESCRIBE_FMIN, fmax=DESCRIBE_FMAX))
+
+
+_DESCRIPTOR_LABELS = {
+    "pitch": "pitch", "voiced_fraction": "pitched (voiced) part", "loudness": "loudness",
+    "brightness": "brightness", "noisiness": "noisiness", "onset_rate": "onsets", "sounding_seconds": "sounding time",
+    "seconds": "length",
+}
+
+
+def _fmt_descriptor(key: str, value) -> str:
+    if value is None:
+        return "unpitched" if key == "pitch" else "—"
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    if not math.isfinite(v):
+        return "unpitched" if key == "pitch" else "—"
+    if key == "pitch":
+        return f"{note_name(v)} ({440 * 2 ** ((v - 69) / 12):.1f} Hz)"
+    if key == "voiced_fraction":
+        return f"{100 * v:.0f} %"
+    if key == "loudness":
+        return f"{v:.1f} dB"
+    if key == "brightness":
+        return f"{v:.0f} Hz"
+    if key == "onset_rate":
+        return f"{v:.1f} per s"
+    if key in ("sounding_seconds", "seconds"):
+        return f"{v:.2f} s"
+    return f"{v:.3g}"
+
+
+def descriptor_table(measured: dict, asked: dict | None = None) -> list[list[str]]:
+    """Rows of [measure, asked for, measured] for the results table."""
+    asked = asked or {}
+    rows = []
+    for key, value in measured.items():
+        label = _DESCRIPTOR_LABELS.get(key, key.replace("_", " "))
+        rows.append([label, asked.get(key, ""), _fmt_descriptor(key, value)])
+    return rows
+
+
+class ResultWriter:
+    """Turns generated audio into everything a result shows; WAVs go to the app's own temp folder."""
+
+    def __init__(self, keep_seconds: float = 3600.0):
+        self.folder = Path(tempfile.mkdtemp(prefix="wavenet-studio-"))
+        self.keep_seconds = keep_seconds
+
+    def _prune(self) -> None:
+        cutoff = time.time() - self.keep_seconds
+        for d in self.folder.iterdir():
+            try:
+                if d.stat().st_mtime < cutoff:
+                    shutil.rmtree(d, ignore_errors=True)
+            except FileNotFoundError:
+                pass
+
+    def wav(self, audio: np.ndarray, sample_rate: int, stem: str) -> str:
+        self._prune()
+        d = self.folder / uuid.uuid4().hex[:12]
+        d.mkdir()
+        stem = re.sub(r"[^A-Za-z0-9_.+-]+", "-", stem).strip("-")[:80] or "sound"
+        return str(write_wav(d / f"{stem}.wav", audio, sample_rate))
+
+    def render(self, audio: np.ndarray, sample_rate: int, stem: str, asked: dict | None = None,
+               details: dict | None = None, gen_seconds: float | None = None, timings: dict | None = None) -> tuple:
+        """audio → (player audio, waveform, spectrogram, descriptor rows, WAV path, status, details)."""
+        audio = np.asarray(audio, dtype=np.float32)
+        t0 = time.perf_counter()
+        measured = describe_audio(audio, sample_rate)
+        t1 = time.perf_counter()
+        wave = waveform_figure(audio, sample_rate, title="waveform")
+        spec = spectrogram_figure(audio, sample_rate, title="spectrogram (log frequency)")
+        t2 = time.perf_counter()
+        path = self.wav(audio, sample_rate, stem)
+        seconds = len(audio) / sample_rate
+        timings = {**{k: round(v, 4) for k, v in (timings or {}).items()},
+                   "descriptors": round(t1 - t0, 4), "plots": round(t2 - t1, 4)}
+        status = f"**{seconds:.2f} s** of audio"
+        if gen_seconds is not None:
+            timings["generation"] = round(gen_seconds, 4)
+            speed = seconds / max(gen_seconds, 1e-9)
+            status += f" generated in {gen_seconds:.2f} s ({speed:.1f}× real time)"
+        status += f" · descriptors {t1 - t0:.2f} s · plots {t2 - t1:.2f} s"
+        info = {**(details or {}), "seconds": round(seconds, 4), "sample_rate": sample_rate, "timings_s": timings,
+                "measured": json_safe(measured)}
+        if details and "seed" in details:
+            status += f" · seed {details['seed']}"
+        return ((sample_rate, to_int16(audio)), wave, spec, descriptor_table(measured, asked), path, status, info)
+
+
+@dataclasses.dataclass
+class ResultPanel:
+    status: gr.Markdown
+    audio: gr.Audio
+    waveform: gr.Plot
+    spectrogram: gr.Plot
+    descriptors: gr.Dataframe
+    wav: gr.File
+    details: gr.JSON
+
+    @property
+    def outputs(self) -> list:
+        return [self.audio, self.waveform, self.spectrogram, self.descriptors, self.wav, self.status, self.details]
+
+
+def _result_panel(label: str = "Result") -> ResultPanel:
+    status = gr.Markdown(f"*{label}: press Generate.*")
+    audio = gr.Audio(label=label, type="numpy", interactive=False, elem_classes=["result-audio"])
+    # The figures carry their own titles; a Gradio label badge would cover them.
+    waveform = gr.Plot(label="Waveform", show_label=False, format="png", elem_classes=["result-waveform"])
+    spectrogram = gr.Plot(label="Spectrogram", show_label=False, format="png", elem_classes=["result-spectrogram"])
+    with gr.Row():
+        descriptors = gr.Dataframe(headers=["measure", "asked for", "measured"], label="Measured on the result",
+                                   interactive=False, wrap=True, scale=2)
+        wav = gr.File(label="Download WAV", interactive=False, scale=1)
+    with gr.Accordion("Run details (seed, timings, raw measurements)", open=False):
+        details = gr.JSON(label="details")
+    return ResultPanel(status, audio, waveform, spectrogram, descriptors, wav, details)
+
+
+# ---- progress and cancellation ----------------------------------------------------------------
+class StopFlags:
+    """One stop flag per browser session: the Stop button sets it, the generator polls it."""
+
+    def __init__(self):
+        self._flags: dict[str, threading.Event] = {}
+        self._lock = threading.Lock()
+
+    def start(self, session: str) -> threading.Event:
+        with self._lock:
+            ev = self._flags[session] = threading.Event()
+        return ev
+
+    def stop(self, session: str) -> bool:
+        with self._lock:
+            ev = self._flags.get(session)
+        if ev is not None:
+            ev.set()
+        return ev is not None
+
+    def finish(self, session: str, ev: threading.Event) -> None:
+        with self._lock:
+            if self._flags.get(session) is ev:
+                del self._flags[session]
+
+
+def _session(request: gr.Request | None) -> str:
+    return getattr(request, "session_hash", None) or "api"
+
+
+def _progress_callback(progress, label: str):
+    def update(done: int, total: int) -> None:
+        try:
+            progress((done, total), desc=label, unit="samples")
+        except Exception:  # noqa: BLE001 - a progress bar must never break a generation
+            pass
+    return update
+
+
+# ---- the app's state shared by every tab -------------------------------------------------------
+@dataclasses.dataclass
+class Studio:
+    shelf: ModelShelf
+    results: ResultWriter
+    stops: StopFlags
+    slots: int
+    max_seconds: float = MAX_SECONDS
+
+    def method(self) -> str:
+        return "fast" if _fast_available() else "reference"
+
+    def warm_up(self, name) -> None:
+        """Compile the fast generator and pYIN once, so the first musician does not wait for it."""
+        try:
+            model = self.wavenet(name)
+            generate(model, model_inputs(Controls(seconds=0.05), model.config), seed=0, method=self.method())
+            sr = model.config.sample_rate
+            t = np.arange(sr // 4) / sr
+            describe_audio((0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), sr)
+        except Exception as e:  # noqa: BLE001 - warming up is an optimisation only
+            log.info("warm-up skipped: %s", _one_line(e))
+
+    def wavenet(self, name):
+        model = self.shelf.get(name)
+        if _kind(model) != "wavenet":
+            raise ValueError(f"{name!r} is an {_kind(model)} model; pick a WaveNet model for this tab.")
+        return model
+
+    def run_generation(self, model, inputs, *, temperature: float, seed: int, request, progress,
+                       label: str = "Generating", batch: int | None = None) -> tuple[np.ndarray, float]:
+        """generate() with the session's stop flag and the page's progress bar; returns (audio, seconds)."""
+        session = _session(request)
+        flag = self.stops.start(session)
+        t0 = time.perf_counter()
+        try:
+            audio = generate(model, inputs, temperature=temperature, seed=seed, batch=batch, method=self.method(),
+                             progress=_progress_callback(progress, label), cancel=flag.is_set)
+        finally:
+            self.stops.finish(session, flag)
+        return audio, time.perf_counter() - t0
+
+
+# ---- uploads ----------------------------------------------------------------------------------
+def checked_upload(path, what: str, audio: bool = True, max_seconds: float = MAX_UPLOAD_SECONDS) -> str:
+    """An uploaded file's path, after checks that need no decoding: present, not empty, under the size
+    limit and (for audio) a header saying it is under ``max_seconds``."""
+    if isinstance(path, dict):            # gradio_client FileData
+        path = path.get("path")
+    if not path or not isinstance(path, (str, os.PathLike)):
+        raise ValueError(f"Upload a {what} first.")
+    p = Path(path)
+    if not p.is_file():
+        raise ValueError(f"The {what} upload did not arrive; upload it again.")
+    size = p.stat().st_size
+    if size == 0:
+        raise ValueError(f"The {what} file is empty (0 bytes); choose another file.")
+    if size > MAX_UPLOAD_BYTES:
+        raise ValueError(f"The {what} file is {size / 1e6:.0f} MB, over the {MAX_UPLOAD_BYTES / 1e6:.0f} MB limit; trim it first.")
+    if audio:
+        import soundfile as sf
+        try:
+            info = sf.info(str(p))
+            seconds = info.frames / info.samplerate
+        except Exception:  # noqa: BLE001 - libsndfile says why in many ways; one message for the musician
+            raise ValueError(f"The {what} is not a readable audio file; use WAV, FLAC, OGG or MP3.") from None
+        if info.frames <= 0:
+            raise ValueError(f"The {what} holds no audio; choose a recording with sound in it.")
+        if seconds > max_seconds:
+            raise ValueError(f"The {what} is {seconds:.0f} s long, over the {max_seconds:.0f} s limit; trim it first.")
+    return str(p)
+
+
+# ---- Conditioning tab -------------------------------------------------------------------------
+PITCH_MODES = {"note": "note", "melody": "melody", "MIDI file": "midi_file", "recording": "from_audio", "free": None}
+LOUDNESS_MODES = ("level", "envelope", "free")
+
+
+def _control_fields() -> set[str]:
+    return {f.name for f in dataclasses.fields(Controls)}
+
+
+def _normalise_mix(mix, names: list[str]) -> dict[str, float]:
+    if mix is None:
+        mix = {}
+    if not isinstance(mix, dict):
+        raise ValueError("The timbre mix must map instrument names to weights, e.g. {\"saw\": 0.5, \"flute\": 0.5}.")
+    out = {}
+    for key, w in mix.items():
+        if key not in names:
+            raise ValueError(f"Unknown instrument {str(key)[:30]!r} in the timbre mix; this model has: {', '.join(names)}.")
+        w = _number(w, f"Timbre weight for {key}", 0.0, 1e6)
+        if w > 0:
+            out[key] = w
+    if not out:
+        raise ValueError("The timbre mix is silent: turn up at least one instrument slider.")
+    total = sum(out.values())
+    return {k: w / total for k, w in out.items()}
+
+
+def _envelope(attack, decay, sustain, release):
+    values = (_number(attack, "Attack", 0, 5000, " ms") / 1000, _number(decay, "Decay", 0, 5000, " ms") / 1000,
+              _number(sustain, "Sustain", -60, 0, " dB"), _number(release, "Release", 0, 5000, " ms") / 1000)
+    from . import conditioning
+    adsr_cls = getattr(conditioning, "ADSR", None)
+    return adsr_cls(*values) if adsr_cls else ",".join(f"{v:g}" for v in values)
+
+
+def conditioning_controls(config, *, instrument, mix, pitch_mode, pitch, melody, tempo, midi_file, recording,
+                          source_length, loudness_mode, level, attack, decay, sustain, release, glide, vibrato_depth,
+                          vibrato_rate, transpose, seconds, max_seconds: float = MAX_SECONDS) -> tuple[Controls, dict, str]:
+    """Page values → (Controls, what was asked for (for the results table), a short label for file names)."""
+    fields = _control_fields()
+    kw: dict = {}
+    asked: dict = {}
+    label = []
+    names = list(getattr(config, "instrument_names", ()) or ())
+    if instrument in (None, "", FREE):
+        kw["instrument"] = None
+    elif instrument == MIX:
+        if not names:
+            raise ValueError("This model has no instruments to mix; choose 'let the model choose'.")
+        kw["instrument"] = _normalise_mix(mix, names)
+        label.append("mix")
+    elif instrument in names:
+        kw["instrument"] = instrument
+        label.append(instrument)
+    else:
+        choices = ", ".join(names) or "none"
+        raise ValueError(f"Unknown instrument {str(instrument)[:30]!r}; this model knows: {choices}.")
+
+    pitch_mode = pitch_mode or "note"
+    if pitch_mode not in PITCH_MODES:
+        raise ValueError(f"Pitch must be one of: {', '.join(PITCH_MODES)}; got {str(pitch_mode)[:20]!r}.")
+    field = PITCH_MODES[pitch_mode]
+    if field and field != "note" and field not in fields:
+        raise ValueError(f"'{pitch_mode}' pitch is not supported by this version of wavenet_core; use a single note.")
+    from_source = False
+    if field == "note":
+        p = _number(pitch, "Note", MIDI_MIN, MIDI_MAX, " (MIDI number)")
+        kw["pitch"] = p
+        asked["pitch"] = note_name(p)
+        label.append(note_name(p).split()[0].replace("#", "s"))
+    elif field == "melody":
+        text = melody.strip() if isinstance(melody, str) else ""
+        if not text:
+            raise ValueError("The melody is empty: type notes such as `C4 E4 G4:2` (NOTE:BEATS, `r` for a rest).")
+        if len(text) > 2000:
+            raise ValueError("The melody is too long (over 2000 characters); shorten it.")
+        kw["melody"] = text
+        kw["tempo"] = _number(tempo, "Tempo", 20, 400, " BPM")
+        label.append("melody")
+        from_source = True
+    elif field == "midi_file":
+        kw["midi_file"] = checked_upload(midi_file, "MIDI file", audio=False)
+        label.append("midi")
+        from_source = True
+    elif field == "from_audio":
+        kw["from_audio"] = checked_upload(recording, "recording")
+        label.append("follow")
+        from_source = True
+    if from_source and source_length:
+        kw["seconds"] = None        # the melody, file or recording sets the length
+    else:
+        kw["seconds"] = _number(seconds, "Duration", MIN_SECONDS, max_seconds, " s")
+
+    loudness_mode = loudness_mode or "level"
+    if loudness_mode not in LOUDNESS_MODES:
+        raise ValueError(f"Loudness must be one of: {', '.join(LOUDNESS_MODES)}; got {str(loudness_mode)[:20]!r}.")
+    if loudness_mode == "level":
+        kw["loudness"] = _number(level, "Loudness", -60, 0, " dB")
+        if field in ("note",):
+            asked["loudness"] = f"{kw['loudness']:.1f} dB"
+    elif loudness_mode == "envelope":
+        if "adsr" not in fields:
+            raise ValueError("Envelopes (ADSR) are not supported by this version of wavenet_core; use a level.")
+        kw["loudness"] = _number(level, "Peak loudness", -60, 0, " dB")
+        kw["adsr"] = _envelope(attack, decay, sustain, release)
+
+    expression = {"glide": (glide, "Glide", 0, 2000, " ms", 1e-3),
+                  "vibrato_depth": (vibrato_depth, "Vibrato depth", 0, 200, " cents", 1.0),
+                  "vibrato_rate": (vibrato_rate, "Vibrato rate", 0.1, 20, " Hz", 1.0),
+                  "transpose": (transpose, "Transpose", -24, 24, " semitones", 1.0)}
+    for name, (value, title, lo, hi, unit, scale) in expression.items():
+        if value is None or name not in fields:
+            continue   # left out, or not supported by this wavenet_core: the control has no effect
+        kw[name] = _number(value, title, lo, hi, unit) * scale
+    if kw.get("transpose") and "pitch" in asked:
+        asked["pitch"] = note_name(kw["pitch"] + kw["transpose"])
+    return Controls(**{k: v for k, v in kw.items() if k in fields}), asked, "-".join(label) or "free"
+
+
+def _mix_summary(mix: dict | None) -> str:
+    if not mix:
+        return "*All sliders at zero: turn one up to hear that instrument.*"
+    total = sum(mix.values()) or 1.0
+    return "Mix: " + " · ".join(f"{k} {100 * w / total:.0f} %" for k, w in sorted(mix.items(), key=lambda kv: -kv[1]))
+
+
+def _conditioning_tab(studio: Studio, model_dd: gr.Dropdown, initial) -> dict:
+    fields = _control_fields()
+    names = list(getattr(getattr(initial, "config", None), "instrument_names", ()) or ())
+    pitch_modes = [m for m, f in PITCH_MODES.items() if f in (None, "note") or f in fields]
+    with gr.Row():
+        with gr.Column(scale=1, min_width=340):
+            # allow_custom_value: the handler checks names against the chosen model (API callers may pick
+            # another model than the page was built with), with a message that lists the right ones.
+            instrument = gr.Dropdown([*names, MIX, FREE], value=names[0] if names else FREE, label="Instrument",
+                                     allow_custom_value=True, elem_id="instrument",
+                                     info="One instrument, a blend of several, or leave it to the model.")
+            with gr.Accordion("Timbre mix", open=False) as mix_box:
+                gr.Markdown("Used when Instrument is *timbre mix*. Weights are normalised to add up to 100 %.")
+                sliders = [gr.Slider(0, 1, value=0, step=0.05, label=(names[i] if i < len(names) else f"instrument {i}"),
+                                     visible=i < len(names), elem_id=f"mix-{i}") for i in range(MAX_MIX_SLIDERS)]
+                mix_text = gr.Markdown(_mix_summary({}))
+                mix = gr.JSON(value={}, visible=False, label="timbre mix")
+            pitch_mode = gr.Radio(pitch_modes, value="note", label="Pitch", elem_id="pitch-mode",
+                                  info="A held note, a melody, a MIDI file, the pitch and loudness of a recording, or free.")
+            with gr.Row():
+                pitch = gr.Slider(MIDI_MIN, MIDI_MAX, value=60, step=1, label="Note (MIDI number)", scale=3,
+                                  info="60 = middle C, 69 = A4 (440 Hz); the models learned 48–72.", elem_id="pitch-slider")
+                pitch_name = gr.Markdown(f"**{note_name(60)}** · 261.6 Hz", min_height=10)
+            melody = gr.Textbox(label="Melody", value="C4:0.5 E4:0.5 G4:0.5 C5:1.5", visible=False, elem_id="melody",
+                                info="NOTE:BEATS separated by spaces (C4 = middle C, F#4, Bb3 or MIDI numbers); `r:1` rests one beat.")
+            tempo = gr.Slider(40, 240, value=120, step=1, label="Tempo (BPM)", visible=False)
+            midi_file = gr.File(label="MIDI file (.mid)", file_types=[".mid", ".midi"], visible=False, type="filepath")
+            recording = gr.Audio(label=f"Recording to follow (up to {MAX_UPLOAD_SECONDS:.0f} s)", type="filepath",
+                                 sources=["upload", "microphone"], visible=False)
+            source_length = gr.Checkbox(value=True, label="Length from the melody / file / recording", visible=False,
+                                        info="Untick to use the Duration slider instead.")
+            loudness_mode = gr.Radio([m for m in LOUDNESS_MODES if m != "envelope" or "adsr" in fields], value="level",
+                                     label="Loudness", info="A steady level, a per-note attack-decay-sustain-release envelope, or free.")
+            level = gr.Slider(-40, -3, value=-18, step=1, label="Level (dB)", info="-3 dB is very loud, -40 dB quiet.")
+            with gr.Group(visible=False) as adsr_box:
+                with gr.Row():
+                    attack = gr.Slider(0, 1000, value=20, step=5, label="Attack (ms)")
+                    decay = gr.Slider(0, 2000, value=150, step=10, label="Decay (ms)")
+                with gr.Row():
+                    sustain = gr.Slider(-40, 0, value=-6, step=1, label="Sustain (dB below peak)")
+                    release = gr.Slider(0, 2000, value=200, step=10, label="Release (ms)")
+            with gr.Accordion("Expression: glide, vibrato, transpose", open=False):
+                glide = gr.Slider(0, 500, value=0, step=10, label="Glide into each note (ms)", visible="glide" in fields)
+                vibrato_depth = gr.Slider(0, 100, value=0, step=5, label="Vibrato depth (cents)",
+                                          visible="vibrato_depth" in fields)
+                vibrato_rate = gr.Slider(1, 12, value=5.5, step=0.5, label="Vibrato rate (Hz)",
+                                         visible="vibrato_rate" in fields)
+                transpose = gr.Slider(-12, 12, value=0, step=1, label="Transpose (semitones)",
+                                      visible="transpose" in fields)
+            temperature = gr.Slider(0, MAX_TEMPERATURE, value=1.0, step=0.05, label="Temperature", elem_id="temperature",
+                                    info="Lower: cleaner and more predictable; higher: noisier and wilder; 0 = always the likeliest sample.")
+            seconds = gr.Slider(MIN_SECONDS, studio.max_seconds, value=1.0, step=0.1, label="Duration (s)", elem_id="duration")
+            with gr.Row(equal_height=True):
+                seed = gr.Number(value=0, precision=0, label="Seed", scale=3, elem_id="seed",  # range checked by the handler
+                                 info="Same seed + same settings = the same sound.")
+                new_seed = gr.Button("New seed", scale=1, size="sm", elem_id="new-seed")
+            with gr.Row():
+                go = gr.Button("Generate", variant="primary", elem_id="generate-conditioning")
+                stop = gr.Button("Stop", variant="stop", elem_id="stop-conditioning")
+        with gr.Column(scale=2):
+            panel = _result_panel("Generated sound")
+
+    @_friendly
+    def generate_conditioned(model_name, instrument, mix, pitch_mode, pitch, melody, tempo, midi_file, recording,
+                             source_length, loudness_mode, level, attack, decay, sustain, release, glide, vibrato_depth,
+                             vibrato_rate, transpose, temperature, seconds, seed, request: gr.Request = None,
+                             progress=gr.Progress()):
+        """Generate one sound from the chosen model with the given conditioning."""
+        model = studio.wavenet(model_name)
+        temperature = _number(temperature, "Temperature", 0, MAX_TEMPERATURE)
+        seed = _number(seed, "Seed", 0, MAX_SEED, integer=True)
+        controls, asked, label = conditioning_controls(
+            model.config, instrument=instrument, mix=mix, pitch_mode=pitch_mode, pitch=pitch, melody=melody,
+            tempo=tempo, midi_file=midi_file, recording=recording, source_length=source_length,
+            loudness_mode=loudness_mode, level=level, attack=attack, decay=decay, sustain=sustain, release=release,
+            glide=glide, vibrato_depth=vibrato_depth, vibrato_rate=vibrato_rate, transpose=transpose, seconds=seconds,
+            max_seconds=studio.max_seconds)
+        progress(0, desc="Reading the controls")
+        t0 = time.perf_counter()
+        inputs = model_inputs(controls, model.config)
+        prep = time.perf_counter() - t0
+        sr = model.config.sample_rate
+        if inputs.n_samples > studio.max_seconds * sr + 1:
+            raise ValueError(f"That is {inputs.n_samples / sr:.1f} s of sound; the studio makes at most "
+                             f"{studio.max_seconds:.0f} s at a time. Shorten it, raise the tempo, or untick "
+                             "'Length from the melody' and set a duration.")
+        audio, took = studio.run_generation(model, inputs, temperature=temperature, seed=seed, request=request,
+                                            progress=progress)
+        shown = {k: v for k, v in dataclasses.asdict(controls).items()
+                 if v is not None and not isinstance(v, np.ndarray) and k not in ("midi_file", "from_audio")}
+        details = {"model": model_name, "method": studio.method(), "seed": seed, "temperature": temperature,
+                   "controls": json_safe(shown)}
+        return studio.results.render(audio[0], sr, f"{model_name}-{label}-seed{seed}", asked=asked, details=details,
+                                     gen_seconds=took, timings={"conditioning": prep})
+
+    gen_inputs = [model_dd, instrument, mix, pitch_mode, pitch, melody, tempo, midi_file, recording, source_length,
+                  loudness_mode, level, attack, decay, sustain, release, glide, vibrato_depth, vibrato_rate, transpose,
+                  temperature, seconds, seed]
+    gen_event = go.click(generate_conditioned, gen_inputs, panel.outputs, api_name="generate",
+                         concurrency_limit=studio.slots, concurrency_id="generation", show_progress_on=[panel.audio])
+
+    @_friendly
+    def stop_generation(request: gr.Request = None):
+        """Stop this session's running generation."""
+        studio.stops.stop(_session(request))
+
+    stop.click(stop_generation, None, None, api_name="stop", queue=False, cancels=[gen_event])
+
+    @_friendly
+    def random_seed() -> int:
+        """A fresh random seed."""
+        return random.randint(0, MAX_SEED)
+
+    new_seed.click(random_seed, None, seed, api_name="new_seed", queue=False)
+
+    @_friendly
+    def update_mix(model_name, *weights):
+        """Slider values → the timbre mix (normalised when used)."""
+        model = studio.shelf.get(model_name)
+        model_names = list(getattr(model.config, "instrument_names", ()) or ())
+        mix_ = {n: float(w) for n, w in zip(model_names, weights) if w and float(w) > 0}
+        return mix_, _mix_summary(mix_)
+
+    gr.on([s.change for s in sliders], update_mix, [model_dd, *sliders], [mix, mix_text], api_name="update_mix",
+          queue=False, api_visibility="private")
+
+    def show_note(p):
+        try:
+            return f"**{note_name(float(p))}** · {440 * 2 ** ((float(p) - 69) / 12):.1f} Hz"
+        except (TypeError, ValueError):
+            return ""
+
+    pitch.change(show_note, pitch, pitch_name, api_name="note_name", queue=False, api_visibility="private")
+
+    def show_pitch(mode):
+        f = PITCH_MODES.get(mode)
+        return (gr.update(visible=f == "note"), gr.update(visible=f == "note"), gr.update(visible=f == "melody"),
+                gr.update(visible=f == "melody"), gr.update(visible=f == "midi_file"), gr.update(visible=f == "from_audio"),
+                gr.update(visible=f in ("melody", "midi_file", "from_audio")))
+
+    pitch_mode.change(show_pitch, pitch_mode, [pitch, pitch_name, melody, tempo, midi_file, recording, source_length],
+                      api_name="pitch_mode", queue=False, api_visibility="private")
+
+    def show_loudness(mode):
+        return gr.update(visible=mode in ("level", "envelope")), gr.update(visible=mode == "envelope")
+
+    loudness_mode.change(show_loudness, loudness_mode, [level, adsr_box], api_name="loudness_mode", queue=False,
+                         api_visibility="private")
+
+    def open_mix(choice):
+        return gr.update(open=choice == MIX)
+
+    instrument.change(open_mix, instrument, mix_box, api_name="instrument_mode", queue=False, api_visibility="private")
+
+    def on_model(model_name):
+        """Per-model choices of the Conditioning tab (instrument list, mix sliders)."""
+        model = studio.shelf.get(model_name)
+        names_ = list(getattr(model.config, "instrument_names", ()) or ())
+        updates = [gr.update(choices=[*names_, MIX, FREE], value=names_[0] if names_ else FREE), {}, _mix_summary({})]
+        updates += [gr.update(visible=i < len(names_), label=names_[i] if i < len(names_) else f"instrument {i}", value=0)
+                    for i in range(MAX_MIX_SLIDERS)]
+        return updates
+
+    return {"on_model": (on_model, [instrument, mix, mix_text, *sliders]), "generate": generate_conditioned}
+
+
+def json_safe(value):
+    """Controls and measurements → plain JSON values (dataclasses, tuples, numpy scalars, NaN → None)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return json_safe(dataclasses.asdict(value))
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if isinstance(value, (np.floating, float)):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, (str, int, bool)) or value is None:
+        return value
+    return str(value)
+
+
+# ---- Model tab --------------------------------------------------------------------------------
+def _dilation_text(dilations: list[int]) -> str:
+    """[1,2,4,8,1,2,4,8] → '1, 2, 4, 8 (× 2 stacks)'."""
+    if not dilations:
+        return "—"
+    n = dilations.index(dilations[0], 1) if dilations.count(dilations[0]) > 1 else len(dilations)
+    one = dilations[:n]
+    if one * (len(dilations) // n) == dilations and len(dilations) > n:
+        return f"{', '.join(map(str, one))} (× {len(dilations) // n} stacks)"
+    return ", ".join(map(str, dilations))
+
+
+def _training_rows(checkpoint_path: str) -> list[dict]:
+    """Rows of the training log shipped next to a checkpoint (log.csv), if any."""
+    path = Path(checkpoint_path).with_name("log.csv")
+    if not path.is_file() or path.stat().st_size > 5_000_000:
+        return []
+    try:
+        with open(path, newline="") as f:
+            rows = [{k: float(v) for k, v in r.items() if v not in (None, "")} for r in csv.DictReader(f)]
+        need = {"step", "train_loss", "val_loss", "train_acc", "val_acc"}
+        return [r for r in rows if need <= set(r)]
+    except (OSError, ValueError):
+        return []
+
+
+def _wavenet_config(model):
+    """The WaveNetConfig that decides the receptive field (an autoencoder's decoder for autoencoders)."""
+    cfg = model.config
+    if hasattr(cfg, "dilations"):
+        return cfg
+    for attr in ("decoder", "wavenet"):
+        sub = getattr(model, attr, None)
+        if sub is not None and hasattr(getattr(sub, "config", None), "dilations"):
+            return sub.config
+    return None
+
+
+def model_summary(name: str, model) -> str:
+    """Markdown architecture summary of a loaded model."""
+    cfg = _wavenet_config(model)
+    n_params = sum(p.numel() for p in model.parameters())
+    lines = [f"### {name} — {_kind(model)}, {n_params:,} parameters", "", "| property | value |", "|---|---|"]
+    if cfg is not None:
+        lines += [
+            f"| layers | {cfg.n_layers} ({cfg.stacks} stack{'s' * (cfg.stacks > 1)} × {cfg.layers_per_stack}) |",
+            f"| dilations | {_dilation_text(list(cfg.dilations))} |",
+            f"| channels | residual {cfg.residual_channels} · gate {cfg.gate_channels} · skip {cfg.skip_channels} |",
+            f"| receptive field | {cfg.receptive_field} samples = {cfg.receptive_field_ms:.1f} ms at {cfg.sample_rate} Hz |",
+        ]
+        cond = []
+        if cfg.n_instruments:
+            cond.append(f"instruments: {', '.join(cfg.instrument_names) or cfg.n_instruments}")
+        if cfg.local_dim:
+            cond.append(f"pitch and loudness every {cfg.hop_length} samples ({1000 * cfg.hop_length / cfg.sample_rate:.0f} ms)")
+        if cfg.context_layers:
+            cond.append(f"context stack of {cfg.context_layers} layers over {cfg.context_hop}-sample frames")
+        if cfg.global_dim:
+            cond.append(f"{cfg.global_dim}-d global vector")
+        lines.append(f"| conditioning | {'; '.join(cond) or 'none (unconditional)'} |")
+    info = getattr(model, "training_info", {}) or {}
+    if info:
+        parts = []
+        if "step" in info:
+            parts.append(f"{int(info['step']):,} steps")
+        final = info.get("final") or {}
+        if "val_loss" in final:
+            parts.append(f"validation loss {final['val_loss']:.3f} nats, next-sample accuracy {100 * final.get('val_acc', 0):.1f} %")
+        if "wall_time_s" in info:
+            wall = float(info["wall_time_s"])
+            parts.append(f"{wall / 60:.0f} min of training" if wall >= 90 else f"{wall:.0f} s of training")
+        if parts:
+            lines.append(f"| training | {' · '.join(parts)} |")
+    lines.append(f"| generator | {'fast (compiled)' if _fast_available() else 'reference (slow)'} |")
+    return "\n".join(lines)
+
+
+def model_page(shelf: ModelShelf, name) -> tuple:
+    """(summary markdown, receptive-field figure, training-curves figure, card markdown)."""
+    model = shelf.get(name)
+    cfg = _wavenet_config(model)
+    rf = receptive_field_figure(cfg) if cfg is not None else None
+    rows = _training_rows(getattr(model, "checkpoint_path", ""))
+    curves = training_curves_figure(rows) if rows else None
+    card_path = Path(getattr(model, "checkpoint_path", "")).with_name("card.md")
+    card = ""
+    if card_path.is_file() and card_path.stat().st_size < 200_000:
+        card = card_path.read_text(encoding="utf-8", errors="replace")
+    if not rows:
+        card = ("*No training log (log.csv) is shipped with this model, so there are no curves to show.*\n\n" + card)
+    return model_summary(name, model), rf, curves, card or "*No model card (card.md) for this model.*"
+
+
+def _model_tab(studio: Studio, model_dd: gr.Dropdown, initial_name) -> dict:
+    first = model_page(studio.shelf, initial_name) if initial_name else ("*No models installed.*", None, None, "")
+    summary = gr.Markdown(first[0], elem_id="model-summary")
+    rf_plot = gr.Plot(first[1], label="Receptive field", show_label=False, format="png", elem_classes=["model-rf"])
+    curves = gr.Plot(first[2], label="Training curves", show_label=False, format="png", elem_classes=["model-curves"])
+    with gr.Accordion("Model card", open=False):
+        card = gr.Markdown(first[3])
+
+    def on_model(name):
+        return model_page(studio.shelf, name)
+
+    return {"on_model": (on_model, [summary, rf_plot, curves, card])}
+
+
+# ---- the app ----------------------------------------------------------------------------------
+THEME_FONTS = ["ui-sans-serif", "system-ui", "sans-serif"]   # no web fonts: the studio works offline
+CSS = """
+.result-audio audio { width: 100%; }
+footer { display: none !important; }
+"""
+
+
+class StudioBlocks(gr.Blocks):
+    """``gr.Blocks`` whose ``launch()`` defaults keep a shared server safe: an upload size limit
+    (refused before any decoding), no error details beyond our own messages, offline fonts."""
+
+    def launch(self, *args, **kwargs):
+        kwargs.setdefault("max_file_size", MAX_UPLOAD_BYTES)
+        kwargs.setdefault("show_error", False)
+        kwargs.setdefault("theme", gr.themes.Default(font=THEME_FONTS, font_mono=["ui-monospace", "monospace"]))
+        kwargs.setdefault("css", CSS)
+        kwargs.setdefault("footer_links", [])
+        return super().launch(*args, **kwargs)
+
+
+def build_app(model_dir: str | os.PathLike | None = None, *, slots: int | None = None,
+              queue_size: int = DEFAULT_QUEUE_SIZE, max_seconds: float = MAX_SECONDS, warm_up: bool = True) -> gr.Blocks:
+    """The studio as a ``gr.Blocks`` (not launched). ``model_dir``: where installed models live
+    (default: $WAVENET_MODEL_DIR and assets/models); ``slots``: concurrent generations (default:
+    one per CPU core); ``queue_size``: waiting requests beyond which new ones are refused;
+    ``warm_up``: compile the generator and pitch tracker in a background thread
+    (``demo.warm_up_thread``) so the first request is as quick as the rest."""
+    slots = max(1, int(slots or os.cpu_count() or 1))
+    studio = Studio(ModelShelf(model_dir), ResultWriter(), StopFlags(), slots, float(max_seconds))
+    names = studio.shelf.names()
+    default = studio.shelf.default()
+    initial = None
+    if default:
+        try:
+            initial = studio.shelf.get(default)
+        except (CheckpointError, ValueError) as e:
+            log.warning("cannot load %s: %s", default, e)
+    with StudioBlocks(title="WaveNet Control Studio", analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
+        gr.Markdown("# WaveNet Control Studio\nShape sounds from a WaveNet: choose a model, set the controls, "
+                    "press **Generate**. Every result comes with its waveform, spectrogram, measurements and a WAV.")
+        with gr.Row():
+            model_dd = gr.Dropdown(names, value=default, label="Model", scale=3, elem_id="model-picker",
+                                   info="Models installed on this server." if names else
+                                   "No models installed: train one with `wavenet train --out assets/models/NAME`.")
+            rescan = gr.Button("Rescan models", scale=1, size="sm")
+        hooks = []
+        with gr.Tabs():
+            with gr.Tab("Conditioning", id="conditioning"):
+                hooks.append(_conditioning_tab(studio, model_dd, initial))
+            with gr.Tab("Model", id="model"):
+                hooks.append(_model_tab(studio, model_dd, default if initial is not None else None))
+
+        on_model_fns = [h["on_model"] for h in hooks if "on_model" in h]
+        model_outputs = [c for _, outs in on_model_fns for c in outs]
+
+        @_friendly
+        def select_model(name):
+            """Switch every tab to the installed model called ``name``."""
+            studio.shelf.get(name)  # validate first: unknown names get a clear error
+            out = []
+            for fn, outs in on_model_fns:
+                values = fn(name)
+                out += list(values)
+            return out
+
+        model_dd.change(select_model, model_dd, model_outputs, api_name="select_model", concurrency_id="light",
+                        concurrency_limit=4)
+
+        @_friendly
+        def list_installed(current):
+            """Names of the installed models (the picker keeps its choice while that model is still there)."""
+            found = studio.shelf.names()
+            return gr.update(choices=found, value=current if current in found else (found[0] if found else None))
+
+        rescan.click(list_installed, model_dd, model_dd, api_name="list_models", queue=False)
+
+    demo.queue(max_size=int(queue_size), default_concurrency_limit=1)
+    demo.studio = studio  # for tests and benchmarks: the shelf, the result folder, the limits
+    demo.warm_up_thread = None
+    if warm_up and initial is not None and _kind(initial) == "wavenet":
+        demo.warm_up_thread = threading.Thread(target=studio.warm_up, args=(default,), daemon=True, name="studio-warm-up")
+        demo.warm_up_thread.start()
+    return demo
+
+
+# ---- command line -----------------------------------------------------------------------------
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 to serve your network)")
+    p.add_argument("--port", type=int, default=None, help="port (default: the first free one from 7860)")
+    p.add_argument("--share", action="store_true", help="also open a public gradio.live link (off by default)")
+    p.add_argument("--model-dir", default=None,
+                   help="folder of installed models (NAME/model.safetensors); default: $WAVENET_MODEL_DIR and assets/models")
+    p.add_argument("--slots", type=int, default=None, help="concurrent generations (default: one per CPU core)")
+    p.add_argument("--queue-size", type=int, default=DEFAULT_QUEUE_SIZE, help="waiting requests before new ones are refused")
+
+
+def run(args: argparse.Namespace) -> None:
+    import torch
+    if args.model_dir and not Path(args.model_dir).is_dir():
+        raise FileNotFoundError(f"--model-dir {args.model_dir}: no such folder; pass a folder holding NAME/model.safetensors.")
+    if args.port is not None and not 1 <= args.port <= 65535:
+        raise ValueError(f"--port must be between 1 and 65535; got {args.port}.")
+    if args.queue_size < 1 or (args.slots is not None and args.slots < 1):
+        raise ValueError("--slots and --queue-size must be at least 1.")
+    # One generation per core: each gets one thread rather than all of them fighting over every core.
+    torch.set_num_threads(1)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    demo = build_app(args.model_dir, slots=args.slots, queue_size=args.queue_size)
+    demo.launch(server_name=args.host, server_port=args.port, share=args.share)
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="app.py", description="WaveNet Control Studio in your browser.")
+    add_arguments(p)
+    run(p.parse_args(argv))
