@@ -166,9 +166,10 @@ class Encoder(nn.Module):
         self.out = nn.Conv1d(cfg.encoder_channels, cfg.latent_dim, 1)
 
     def forward(self, audio: torch.Tensor) -> torch.Tensor:
-        """audio (B, T) float, T a multiple of hop_length → latent (B, latent_dim, T // hop_length)."""
+        """audio (B, T) float → latent (B, latent_dim, ceil(T / hop_length)); a partial last frame is zero-padded."""
         cfg = self.cfg
-        n_frames = audio.shape[-1] // cfg.hop_length
+        n_frames = max(1, -(-audio.shape[-1] // cfg.hop_length))
+        audio = F.pad(audio, (0, n_frames * cfg.hop_length - audio.shape[-1]))
         # Pad so STFT frame j is centred on sample j·encoder_hop + encoder_hop/2: the frames pooled
         # into latent frame f are then centred on that frame's samples [f·hop, (f+1)·hop).
         left = cfg.n_fft // 2 - cfg.encoder_hop // 2
@@ -500,6 +501,9 @@ def load_latent(path: str | os.PathLike, model=None) -> np.ndarray:
     if path.stat().st_size > MAX_LATENT_BYTES:
         raise ValueError(f"{path.name}: {path.stat().st_size / 1e6:.0f} MB is far too large for a latent; "
                          "make one with `wavenet encode`.")
+    with open(path, "rb") as f:
+        if f.read(6) != b"\x93NUMPY":
+            raise ValueError(f"{path.name}: not a .npy file; make one with `wavenet encode`.")
     try:
         z = np.load(path, allow_pickle=False)
     except ValueError as e:

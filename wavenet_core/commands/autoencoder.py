@@ -1,0 +1,147 @@
+"""Autoencoder sub-commands: encode, decode, reconstruct, interpolate (input manipulation)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..cli import command, progress_bar
+
+
+def _common(p, decoding: bool = True) -> None:
+    p.add_argument("--model", default="autoencoder", help="shipped autoencoder name or checkpoint path")
+    if decoding:
+        p.add_argument("--seed", type=int, default=0, help="sampling seed (every α of a morph shares it)")
+        p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (0 = argmax)")
+        p.add_argument("--reference", action="store_true", help="use the slow reference sampler instead of the fast one")
+        p.add_argument("--offset", action="append", default=[], metavar="K=SIGMAS",
+                       help="slider: move along principal direction K by SIGMAS corpus std, e.g. --offset 0=1.5")
+        p.add_argument("--scale", action="append", default=[], metavar="K=FACTOR",
+                       help="slider: scale the coordinate along principal direction K, e.g. --scale 1=0")
+
+
+def _input_args(p) -> None:
+    p.add_argument("--truncate", action="store_true",
+                   help="cut clips longer than the model's limit (10 s for the shipped model) instead of refusing them")
+
+
+def _pairs(items: list[str], flag: str) -> dict[int, float]:
+    out = {}
+    for item in items:
+        k, sep, v = item.partition("=")
+        try:
+            if not sep:
+                raise ValueError
+            out[int(k)] = float(v)
+        except ValueError:
+            raise ValueError(f"{flag} expects K=VALUE with an integer direction K, got {item!r}.") from None
+    return out
+
+
+def _load(args):
+    from .. import load_model
+    from ..autoencoder import _check_model
+    return _check_model(load_model(args.model))
+
+
+def _read(model, path: str, truncate: bool):
+    from ..audio_io import load_audio
+    from ..autoencoder import check_clip
+    cfg = model.config
+    audio = load_audio(path, cfg.sample_rate, max_seconds=cfg.max_seconds, truncate=truncate)
+    return check_clip(model, audio, Path(path).name, truncate)
+
+
+def _edits(model, z, args):
+    from ..autoencoder import edit
+    offsets, scales = _pairs(args.offset, "--offset"), _pairs(args.scale, "--scale")
+    return edit(model, z, offsets=offsets, scales=scales) if offsets or scales else z
+
+
+def _decode(model, latents, args):
+    from ..autoencoder import decode
+    return decode(model, latents, temperature=args.temperature, seed=args.seed,
+                  method="reference" if args.reference else None, progress=progress_bar("decode"))
+
+
+# ---- encode ---------------------------------------------------------------------------------
+def _encode_args(p):
+    p.add_argument("input", help="audio file (any rate or channel count; mixed down and resampled)")
+    p.add_argument("--out", default="z.npy", help="latent .npy: float32 (frames, dims), one frame per hop samples")
+    _common(p, decoding=False)
+    _input_args(p)
+
+
+@command("encode", "encode an audio clip to an autoencoder latent (.npy)", _encode_args)
+def cmd_encode(args):
+    from ..autoencoder import encode, save_latent
+    model = _load(args)
+    z = encode(model, _read(model, args.input, args.truncate))
+    save_latent(args.out, z)
+    cfg = model.config
+    print(f"wrote {args.out} ({z.shape[0]} frames × {z.shape[1]} dims at {cfg.frame_rate:g} frames/s "
+          f"= {z.shape[0] * cfg.hop_length / cfg.sample_rate:.2f} s)")
+
+
+# ---- decode ---------------------------------------------------------------------------------
+def _decode_args(p):
+    p.add_argument("latent", help="latent .npy written by `wavenet encode`")
+    p.add_argument("--out", default="out.wav")
+    _common(p)
+
+
+@command("decode", "decode an autoencoder latent (.npy) to audio", _decode_args)
+def cmd_decode(args):
+    from ..audio_io import write_wav
+    from ..autoencoder import load_latent
+    model = _load(args)
+    z = _edits(model, load_latent(args.latent, model), args)
+    audio = _decode(model, z, args)
+    write_wav(args.out, audio, model.config.sample_rate)
+    print(f"wrote {args.out} ({len(audio) / model.config.sample_rate:.2f} s, seed {args.seed})")
+
+
+# ---- reconstruct ----------------------------------------------------------------------------
+def _reconstruct_args(p):
+    p.add_argument("input", help="audio file to encode and decode again")
+    p.add_argument("--out", default="out.wav")
+    _common(p)
+    _input_args(p)
+
+
+@command("reconstruct", "encode a clip and decode it again (optionally edited with --offset/--scale)", _reconstruct_args)
+def cmd_reconstruct(args):
+    from ..audio_io import write_wav
+    from ..autoencoder import encode
+    model = _load(args)
+    z = _edits(model, encode(model, _read(model, args.input, args.truncate)), args)
+    audio = _decode(model, z, args)
+    write_wav(args.out, audio, model.config.sample_rate)
+    print(f"wrote {args.out} ({len(audio) / model.config.sample_rate:.2f} s, seed {args.seed})")
+
+
+# ---- interpolate ----------------------------------------------------------------------------
+def _interpolate_args(p):
+    p.add_argument("a", help="first clip (α = 0)")
+    p.add_argument("b", help="second clip (α = 1)")
+    p.add_argument("--alpha", type=float, nargs="+", default=[0.25, 0.5, 0.75], help="mix values, 0 = a, 1 = b")
+    p.add_argument("--out-dir", default="morph", help="folder for alpha-<α>.wav files")
+    _common(p)
+    _input_args(p)
+
+
+@command("interpolate", "morph between two clips by mixing their latents (all α decoded in one batch)", _interpolate_args)
+def cmd_interpolate(args):
+    from ..audio_io import write_wav
+    from ..autoencoder import encode, interpolate, silence_latent
+    model = _load(args)
+    for a in args.alpha:
+        if not -1.0 <= a <= 2.0:
+            raise ValueError(f"--alpha {a} is out of range; use values from 0 (first clip) to 1 (second clip).")
+    z_a = encode(model, _read(model, args.a, args.truncate))
+    z_b = encode(model, _read(model, args.b, args.truncate))
+    mixes = [_edits(model, z, args) for z in interpolate(z_a, z_b, list(args.alpha), pad=silence_latent(model))]
+    audio = _decode(model, mixes, args)
+    out = Path(args.out_dir)
+    for a, clip in zip(args.alpha, audio):
+        path = out / f"alpha-{a:g}.wav"
+        write_wav(path, clip, model.config.sample_rate)
+        print(f"wrote {path} (α = {a:g}, {len(clip) / model.config.sample_rate:.2f} s)")
