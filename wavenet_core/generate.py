@@ -100,11 +100,15 @@ def reference_classes(model: WaveNet, inputs: ModelInputs, uniforms: np.ndarray,
     x = torch.full((batch, n), SILENCE_CLASS, dtype=torch.long)
     for t in range(n):
         w0 = max(0, t - margin) // align * align
-        window = x[:, w0: t + 1]
+        # The upsampler looks one frame ahead, and the model only uses the frames its input
+        # covers: run the window to the end of the next frame (placeholder samples after t,
+        # which the causal logits at t never see) so sample t gets the full clip's conditioning.
+        end = t + 1 if inputs.local_cond is None else min(n, (t // cfg.hop_length + 2) * cfg.hop_length)
+        window = x[:, w0: end]
         local = None
         if inputs.local_cond is not None:
             local = inputs.local_cond[..., w0 // cfg.hop_length:]
-        logits = model(window, instrument=inputs.instrument, global_cond=inputs.global_cond, local_cond=local)[:, :, -1]
+        logits = model(window, instrument=inputs.instrument, global_cond=inputs.global_cond, local_cond=local)[:, :, t - w0]
         x[:, t] = torch.from_numpy(sample_from_logits(logits.numpy(), uniforms[:, t], temperature))
         if (t + 1) % 256 == 0 or t + 1 == n:
             if progress is not None:

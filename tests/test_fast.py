@@ -1,0 +1,152 @@
+"""The fast generator (wavenet_core/fast.py) against the model's own forward pass and the reference sampler."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from wavenet_core import fast
+from wavenet_core.generate import Cancelled, ModelInputs, generate, reference_classes, stream_uniforms
+from wavenet_core.model import WaveNet, preset_config
+
+VARIANTS = {
+    "none": {},
+    "instrument": dict(n_instruments=3),
+    "global_vector": dict(global_dim=5),
+    "local": dict(local_dim=6),
+    "both": dict(local_dim=6, n_instruments=3, global_dim=2),
+    "context": dict(context_layers=3, context_hop=64),
+}
+RATES = (16000, 8000)
+
+
+def make_model(variant: str, sample_rate: int = 16000) -> WaveNet:
+    torch.manual_seed(sorted(VARIANTS).index(variant))
+    model = WaveNet(preset_config("tiny", sample_rate=sample_rate, **VARIANTS[variant])).eval()
+    with torch.no_grad():                 # sharper than the init, so samples depend on the logits
+        for p in model.parameters():
+            p.mul_(3.0)
+    return model
+
+
+def make_inputs(model: WaveNet, batch: int, n: int, seed: int = 0) -> ModelInputs:
+    cfg = model.config
+    g = torch.Generator().manual_seed(seed)
+    inputs = ModelInputs(n)
+    if cfg.n_instruments:
+        # one stream per id, the last one "free"; a mixture of weights for the rest
+        ids = torch.arange(batch) % (cfg.n_instruments + 1)
+        inputs.instrument = torch.nn.functional.one_hot(ids, cfg.n_instruments + 1).float() * 0.7 + 0.3 / (cfg.n_instruments + 1)
+    if cfg.global_dim:
+        inputs.global_cond = torch.randn(batch, cfg.global_dim, generator=g)
+    if cfg.local_dim:
+        inputs.local_cond = torch.randn(batch, cfg.local_dim, -(-n // cfg.hop_length) + 1, generator=g)
+    return inputs
+
+
+def teacher_forced(model: WaveNet, classes: np.ndarray, inputs: ModelInputs) -> np.ndarray:
+    with torch.no_grad():
+        return model(torch.from_numpy(classes), instrument=inputs.instrument, global_cond=inputs.global_cond,
+                     local_cond=inputs.local_cond).numpy()
+
+
+@pytest.fixture
+def small_chunks(monkeypatch):
+    """Chunks and upsampling blocks of a few hundred samples, so every boundary is exercised."""
+    monkeypatch.setattr(fast, "_CHUNK_WORK", 300)
+    monkeypatch.setattr(fast, "_LOCAL_BYTES", 3 * 8 * 4 * 250)
+
+
+@pytest.mark.parametrize("rate", RATES)
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_logits_equal_teacher_forced(variant, rate, small_chunks):
+    model = make_model(variant, rate)
+    batch, n = 3, 900
+    inputs = make_inputs(model, batch, n)
+    uniforms = stream_uniforms([11, 12, 13], n)
+    classes, logits = fast.fast_classes(model, inputs, uniforms, 1.0, return_logits=True)
+    assert classes.shape == (batch, n) and classes.dtype == np.int64
+    assert len(np.unique(classes)) > 30                       # not stuck on one class
+    expected = teacher_forced(model, classes, inputs)
+    assert logits.shape == expected.shape
+    assert np.abs(logits - expected).max() <= 1e-4
+    assert np.abs(expected).max() > 1.0                        # a comparison of non-trivial logits
+    # Batched, threaded and single-stream runs give the same samples.
+    threaded = fast.fast_classes(model, inputs, uniforms, 1.0, threads=2)
+    single = fast.fast_classes(model, ModelInputs(n, *(None if t is None else t[1:2] for t in
+                                                      (inputs.instrument, inputs.global_cond, inputs.local_cond))),
+                               uniforms[1:2], 1.0)
+    np.testing.assert_array_equal(threaded, classes)
+    np.testing.assert_array_equal(single[0], classes[1])
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_fast_equals_reference(variant):
+    model = make_model(variant)
+    n = 160
+    inputs = make_inputs(model, 2, n, seed=1)
+    uniforms = stream_uniforms([3, 4], n)
+    for temperature in ((1.0, 0.0) if variant == "both" else (1.0,)):
+        ref = reference_classes(model, inputs, uniforms, temperature)
+        got = fast.fast_classes(model, inputs, uniforms, temperature)
+        np.testing.assert_array_equal(got, ref)
+
+
+def test_seeds_through_generate():
+    model = make_model("both")
+    inputs = make_inputs(model, 1, 500)
+    a = generate(model, inputs, seed=[5, 6, 7], batch=3)
+    b = generate(model, inputs, seed=6)
+    c = generate(model, inputs, seed=[5, 6, 7], batch=3)
+    assert a.shape == (3, 500) and a.dtype == np.float32 and np.abs(a).max() <= 1.0
+    np.testing.assert_array_equal(a[1], b[0])                 # batch or not
+    np.testing.assert_array_equal(a, c)                       # repeatable
+    assert not np.array_equal(a[0], a[1]) and not np.array_equal(a[1], a[2])   # seeds differ
+    cold = generate(model, inputs, seed=6, temperature=0.0)
+    np.testing.assert_array_equal(cold, generate(model, inputs, seed=99, temperature=0.0))  # argmax ignores seeds
+
+
+def test_progress_and_cancel(small_chunks, monkeypatch):
+    monkeypatch.setattr(fast, "_PROGRESS_EVERY_S", 0.0)
+    model = make_model("context")
+    n = 2000
+    calls = []
+    out = generate(model, ModelInputs(n), seed=0, progress=lambda done, total: calls.append((done, total)))
+    assert out.shape == (1, n)
+    assert calls[-1] == (n, n) and len(calls) > 3
+    assert all(b[0] > a[0] for a, b in zip(calls, calls[1:])) and all(t == n for _, t in calls)
+    seen = []
+
+    def cancel() -> bool:
+        return len(seen) >= 2
+
+    with pytest.raises(Cancelled):
+        generate(model, ModelInputs(n), seed=0, progress=lambda d, t: seen.append(d), cancel=cancel)
+    assert seen and seen[-1] < n
+
+
+def test_bad_inputs_raise_one_line_errors():
+    model = make_model("local")
+    with pytest.raises(ValueError, match="needs local_cond"):
+        fast.fast_classes(model, ModelInputs(100), stream_uniforms([0], 100), 1.0)
+    short = ModelInputs(1000, local_cond=torch.zeros(1, 6, 2))
+    with pytest.raises(ValueError, match="frames"):
+        fast.fast_classes(model, short, stream_uniforms([0], 1000), 1.0)
+
+
+def test_cli_generate_fast_by_default_and_reference(tiny_run, tmp_path, monkeypatch):
+    from wavenet_core import cli
+    calls = []
+    real = fast.fast_classes
+    monkeypatch.setattr(fast, "fast_classes", lambda *a, **k: calls.append(1) or real(*a, **k))
+    args = ["generate", "--model", str(tiny_run / "model.safetensors"), "--seconds", "0.01", "--pitch", "62",
+            "--loudness", "-20", "--seed", "4"]
+    assert cli.main(args + ["--out", str(tmp_path / "fast.wav")]) == 0
+    assert calls == [1]
+    assert cli.main(args + ["--reference", "--out", str(tmp_path / "ref.wav")]) == 0
+    assert calls == [1]
+    a, sr = sf.read(tmp_path / "fast.wav")
+    b, _ = sf.read(tmp_path / "ref.wav")
+    assert sr == 16000 and len(a) == 160 and np.abs(a).max() > 0
+    np.testing.assert_array_equal(a, b)
