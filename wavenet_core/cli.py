@@ -68,4 +68,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run through the imported module so command modules register into the same registry.
+    from wavenet_core.cli import main as _main
+    sys.exit(_main())

@@ -195,8 +195,12 @@ def check_writable(out: Path, need_bytes: int) -> None:
 
 
 # ---- loop -----------------------------------------------------------------------------------
-def train(cfg: TrainConfig, resume: bool = False, log=print, progress: bool = True) -> Path:
-    """Train per ``cfg``; returns the path of the final model checkpoint."""
+def train(cfg: TrainConfig, resume: bool = False, log=print, progress: bool = True, stop_at: int | None = None) -> Path:
+    """Train per ``cfg``; returns the path of the final model checkpoint.
+
+    ``stop_at`` ends the run after that step with a checkpoint, as an interruption would
+    (the schedule still follows ``cfg.steps``, so ``resume`` later continues the same run).
+    """
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     device = torch.device("cuda" if cfg.device == "auto" and torch.cuda.is_available() else
@@ -245,7 +249,8 @@ def train(cfg: TrainConfig, resume: bool = False, log=print, progress: bool = Tr
         bar = tqdm(total=cfg.steps, initial=start, desc="train", unit="step", file=sys.stderr)
     t0, seen = time.perf_counter(), 0
     elapsed_before = rows[-1]["elapsed_s"] if rows else 0.0
-    for step in range(start, cfg.steps):
+    last = cfg.steps if stop_at is None else min(cfg.steps, stop_at)
+    for step in range(start, last):
         model.train()
         batch = {k: v.to(device) for k, v in data.batch(cfg.seed, step, cfg.batch_size, rank=rank, world=world).items()}
         for g in optimizer.param_groups:
@@ -260,7 +265,7 @@ def train(cfg: TrainConfig, resume: bool = False, log=print, progress: bool = Tr
         if bar is not None:
             bar.update(1)
             bar.set_postfix(loss=f"{loss.item():.3f}")
-        if done % cfg.val_every == 0 or done == cfg.steps:
+        if done % cfg.val_every == 0 or done == last:
             val_loss, val_acc = evaluate_loss(model, data, cfg, device)
             elapsed = elapsed_before + time.perf_counter() - t0
             rows.append({"step": done, "train_loss": loss.item(), "train_acc": acc.item(), "val_loss": val_loss,
@@ -270,7 +275,7 @@ def train(cfg: TrainConfig, resume: bool = False, log=print, progress: bool = Tr
                 _write_log(out, rows)
         if rank == 0 and done == cfg.steps and hasattr(model, "finish_training"):
             model.finish_training(data.train, log=log)   # e.g. the autoencoder fits its PCA sliders
-        if rank == 0 and (done % cfg.checkpoint_every == 0 or done == cfg.steps):
+        if rank == 0 and (done % cfg.checkpoint_every == 0 or done == last):
             info = {"train_config": asdict(cfg), "step": done, "instruments": instruments,
                     "final": rows[-1] if rows else {}, "wall_time_s": elapsed_before + time.perf_counter() - t0}
             save_model(model, out / "model.safetensors", training=info)
