@@ -139,7 +139,9 @@ def parse_melody(text: str) -> list[MelodyStep]:
 
 def format_melody(steps: list[MelodyStep]) -> str:
     """Steps → melody text (MIDI numbers for notes), the inverse of ``parse_melody``."""
-    return " ".join(f"{'r' if s.midi is None else f'{s.midi:g}'}:{s.beats:g}" for s in steps)
+    def num(x: float) -> str:               # shortest text that reads back to the same float
+        return str(int(x)) if float(x).is_integer() else repr(float(x))
+    return " ".join(f"{'r' if s.midi is None else num(s.midi)}:{num(s.beats)}" for s in steps)
 
 
 def parse_timbre(text: str, names: tuple[str, ...] | None = None) -> dict[str, float]:
@@ -198,12 +200,13 @@ class ADSR:
             decay = np.clip((u - self.attack) / self.decay, 0, 1) if self.decay > 0 else (u >= self.attack).astype(float)
             return np.where(u < self.attack, attack, 1 + (s - 1) * decay)
 
-        g = shape(np.minimum(t, held))
-        at_release = shape(np.array([held]))[0]
-        if self.release > 0:
-            tail = at_release * np.clip(1 - (t - held) / self.release, 0, 1)
-        else:
-            tail = np.zeros_like(t)
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):   # stages of ~0 s
+            g = shape(np.minimum(t, held))
+            at_release = shape(np.array([held]))[0]
+            if self.release > 0:
+                tail = at_release * np.clip(1 - (t - held) / self.release, 0, 1)
+            else:
+                tail = np.zeros_like(t)
         return np.where(t < 0, 0.0, np.where(t <= held, g, tail))
 
 
@@ -559,10 +562,10 @@ def instrument_weights(instrument, names: tuple[str, ...], n_instruments: int):
     import torch
 
     instrument = resolve_instrument(instrument, tuple(names))
-    w = torch.zeros(1, n_instruments + 1)
+    w = np.zeros((1, n_instruments + 1))          # float64 until normalised: tiny weights stay exact
     if instrument is None:
         w[0, n_instruments] = 1.0
-        return w
+        return torch.from_numpy(w).float()
     mix = instrument if isinstance(instrument, dict) else {instrument: 1.0}
     for key, weight in mix.items():
         if isinstance(key, (int, np.integer)):
@@ -578,7 +581,7 @@ def instrument_weights(instrument, names: tuple[str, ...], n_instruments: int):
         w[0, idx] += float(weight)
     if w.sum() <= 0:
         raise ValueError("Timbre mix weights sum to zero; give at least one instrument a positive weight.")
-    return w / w.sum()
+    return torch.from_numpy(w / w.sum()).float()
 
 
 def model_inputs(controls: Controls, config) -> "ModelInputs":

@@ -23,10 +23,22 @@ def cmd_train(args):
 # ---- generate -------------------------------------------------------------------------------
 def _generate_args(p):
     p.add_argument("--model", default="notes", help="shipped model name or checkpoint path")
-    p.add_argument("--seconds", type=float, default=1.0)
+    p.add_argument("--seconds", type=float, default=None,
+                   help="duration (default: the melody's, MIDI file's or recording's length, else 1 s)")
     p.add_argument("--instrument", default=None, help="instrument name (see `wavenet instruments`)")
+    p.add_argument("--timbre", default=None, help='instrument mix, e.g. "bell=0.5,pluck=0.5"')
     p.add_argument("--pitch", type=float, default=None, help="MIDI note number, e.g. 60 for middle C")
+    p.add_argument("--melody", default=None, help='notes and rests with beats, e.g. "C4:0.5 E4:0.5 G4:1 r:0.25 C5:1"')
+    p.add_argument("--tempo", type=float, default=120.0, help="tempo of --melody in beats per minute")
+    p.add_argument("--midi", default=None, help="standard MIDI file: its first track with notes, monophonic")
+    p.add_argument("--from-audio", default=None, help="follow the pitch and loudness of this recording")
+    p.add_argument("--transpose", type=float, default=0.0, help="shift the requested pitch by semitones")
+    p.add_argument("--glide", type=float, default=0.0, help="portamento into each note, seconds")
+    p.add_argument("--vibrato-depth", type=float, default=0.0, help="vibrato depth in cents")
+    p.add_argument("--vibrato-rate", type=float, default=5.5, help="vibrato rate in Hz")
     p.add_argument("--loudness", type=float, default=None, help="level in dB FS, e.g. -18")
+    p.add_argument("--adsr", default=None, metavar="A,D,S,R",
+                   help="per-note envelope: attack s, decay s, sustain dB below the peak, release s; e.g. 0.01,0.1,-6,0.2")
     p.add_argument("--temperature", type=float, default=1.0)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--batch", type=int, default=1, help="number of takes (seeds seed, seed+1, …)")
@@ -34,12 +46,25 @@ def _generate_args(p):
     p.add_argument("--out", default="out.wav")
 
 
+def controls_from_args(args):
+    """The generate flags → ``Controls`` (shared with other commands that take the same flags)."""
+    from ..conditioning import Controls
+    if args.instrument is not None and args.timbre is not None:
+        raise ValueError("Give --instrument or --timbre, not both (a single instrument is also a timbre).")
+    return Controls(seconds=args.seconds, instrument=args.timbre if args.timbre is not None else args.instrument,
+                    pitch=args.pitch, loudness=args.loudness, melody=args.melody, tempo=args.tempo,
+                    midi_file=args.midi, from_audio=args.from_audio, adsr=args.adsr, glide=args.glide,
+                    vibrato_depth=args.vibrato_depth, vibrato_rate=args.vibrato_rate, transpose=args.transpose)
+
+
 @command("generate", "generate audio with chosen conditioning", _generate_args)
 def cmd_generate(args):
-    from .. import Controls, generate, load_model, model_inputs
+    from .. import generate, load_model, model_inputs
     from ..audio_io import write_wav
+    if args.batch < 1:
+        raise ValueError(f"--batch must be at least 1; got {args.batch}.")
+    controls = controls_from_args(args)
     model = load_model(args.model)
-    controls = Controls(seconds=args.seconds, instrument=args.instrument, pitch=args.pitch, loudness=args.loudness)
     audio = generate(model, model_inputs(controls, model.config), temperature=args.temperature, seed=args.seed,
                      batch=args.batch, method="reference" if args.reference else "fast", progress=progress_bar())
     out = Path(args.out)
