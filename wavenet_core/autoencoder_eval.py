@@ -175,9 +175,14 @@ def _clip_measures(orig: np.ndarray, recon: np.ndarray, sr: int) -> dict:
 
 def evaluate_autoencoder(model, *, n_clips: int = 30, n_pairs: int = 10, n_alphas: int = 7, seed: int = 0,
                          temperature: float = 1.0, method: str | None = None, clip_seconds: float = 1.5,
-                         outside: bool = True, corpus_seed: int = EVAL_CORPUS_SEED,
+                         outside: bool = True, corpus_seed: int = EVAL_CORPUS_SEED, quick: bool = False,
                          progress: Callable[[int, int], None] | None = None, log=print) -> dict:
-    """Run the evaluation; returns a JSON-ready dict with per-clip figures, summaries and targets."""
+    """Run the evaluation; returns a JSON-ready dict with per-clip figures, summaries and targets.
+
+    ``quick``: a smoke-sized run (12 clips, 4 pairs × 5 α, no outside recordings).
+    """
+    if quick:
+        n_clips, n_pairs, n_alphas, outside = min(n_clips, 12), min(n_pairs, 4), min(n_alphas, 5), False
     from .data.corpus import INSTRUMENTS, NoteCorpus
     model = _check_model(model)
     cfg = model.config
@@ -228,7 +233,7 @@ def evaluate_autoencoder(model, *, n_clips: int = 30, n_pairs: int = 10, n_alpha
 
     result = {
         "model": getattr(model, "checkpoint_path", "in memory"),
-        "settings": {"n_clips": n_clips, "clip_seconds": clip_seconds, "corpus_seed": corpus_seed, "seed": seed,
+        "settings": {"quick": quick, "n_clips": n_clips, "clip_seconds": clip_seconds, "corpus_seed": corpus_seed, "seed": seed,
                      "temperature": temperature, "method": method or "default", "alphas": [round(float(a), 4) for a in alphas],
                      "pitch_range_hz": [PITCH_FMIN, PITCH_FMAX], "mel": {**MEL, "floor_db": FLOOR_DB}},
         "summary": {
