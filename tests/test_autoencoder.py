@@ -10,8 +10,8 @@ import torch
 
 from wavenet_core import load_model
 from wavenet_core.autoencoder import (WaveNetAutoencoder, autoencoder_config, check_latent, decode, edit, encode,
-                                      interpolate, load_latent, pca_coordinates, principal_directions,
-                                      save_latent, silence_latent)
+                                      interpolate, latent_pitch, load_latent, pca_coordinates, principal_directions,
+                                      save_latent, shift_pitch, silence_latent)
 from wavenet_core.autoencoder_eval import log_mel_db, mel_distance
 from wavenet_core.cli import main as cli_main
 from wavenet_core.data.corpus import NoteCorpus
@@ -163,6 +163,14 @@ def test_pca_shipped_in_checkpoint_and_orthonormal(ae_run, ae, clips):
     assert np.array_equal(edit(ae, z), z)
     with pytest.raises(ValueError, match="direction 99 does not exist"):
         edit(ae, z, offsets={99: 1})
+
+
+def test_pitch_probe_shift(ae, clips):
+    z = encode(ae, clips[0])
+    voiced, midi = latent_pitch(ae, z)
+    assert voiced.shape == midi.shape == (len(z),) and np.all((voiced >= 0) & (voiced <= 1))
+    _, higher = latent_pitch(ae, shift_pitch(ae, z, 12.0))
+    assert np.allclose(higher - midi, 12.0, atol=1e-2)
 
 
 def test_untrained_model_has_no_pca():

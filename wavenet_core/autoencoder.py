@@ -28,7 +28,7 @@ Model
 Manipulation API (numpy in, numpy out; latents are float32 arrays of shape (frames, dims))
 ------------------------------------------------------------------------------------------
 ``encode``, ``decode``, ``reconstruct``, ``edit`` (the sliders), ``interpolate``, ``morph``,
-``save_latent`` / ``load_latent``. See docs/autoencoder.md.
+``latent_pitch`` / ``shift_pitch`` (the pitch probe), ``save_latent`` / ``load_latent``. See docs/autoencoder.md.
 """
 from __future__ import annotations
 
@@ -439,6 +439,25 @@ def pca_coordinates(model, latent: np.ndarray) -> np.ndarray:
     z = check_latent(model, latent).astype(np.float64)
     mean, comps, std = principal_directions(model)
     return ((z - mean) @ comps.T / std).astype(np.float32)
+
+
+@torch.no_grad()
+def latent_pitch(model, latent: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """What the pitch probe reads from each frame: (voiced probability, MIDI note) per frame."""
+    z = torch.from_numpy(check_latent(model, latent))
+    out = model.pitch_head(z)
+    return torch.sigmoid(out[:, 0]).numpy(), (60 + 12 * out[:, 1]).numpy()
+
+
+def shift_pitch(model, latent: np.ndarray, semitones: float) -> np.ndarray:
+    """Move every frame along the pitch probe's direction so the probe reads ``semitones`` more.
+
+    The smallest latent change that does so (w / |w|² scaled); whether the decoder follows is
+    the model's to show — measure the decoded audio.
+    """
+    z = check_latent(model, latent).astype(np.float64)
+    w = model.pitch_head.weight[1].detach().numpy().astype(np.float64)
+    return (z + (float(semitones) / 12.0) * w / max(float(w @ w), 1e-12)).astype(np.float32)
 
 
 # ---- interpolation --------------------------------------------------------------------------
