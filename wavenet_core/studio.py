@@ -39,9 +39,10 @@ import gradio as gr  # noqa: E402
 import numpy as np  # noqa: E402
 
 from . import Cancelled, CheckpointError, Controls, generate, list_models, load_model, model_inputs  # noqa: E402
-from .audio_io import AudioError, to_int16, write_wav  # noqa: E402
+from .audio_io import AudioError, atomic_write_bytes, to_int16  # noqa: E402
 from .checkpoint import resolve_path  # noqa: E402
-from .plots import receptive_field_figure, spectrogram_figure, training_curves_figure, waveform_figure  # noqa: E402
+from .plots import (receptive_field_figure, spectrogram_overview_figure, training_curves_figure,  # noqa: E402
+                    waveform_overview_figure)
 
 log = logging.getLogger("wavenet.studio")
 
@@ -93,19 +94,25 @@ def _friendly(fn: Callable) -> Callable:
     return wrapper
 
 
+def _num(x: float) -> str:
+    """12 → '12', 0.5 → '0.5', 2147483647 → '2147483647' (never 2.14748e+09 in a message)."""
+    return str(int(x)) if math.isfinite(x) and float(x).is_integer() and abs(x) < 1e18 else f"{x:g}"
+
+
 def _number(value, name: str, lo: float, hi: float, unit: str = "", integer: bool = False) -> float:
     """Validate one numeric input from the page or the API, with a message a musician understands."""
+    span = f"between {_num(lo)} and {_num(hi)}{unit}"
     if value is None or (isinstance(value, str) and not value.strip()):
-        raise ValueError(f"{name} is empty; set a value between {lo:g} and {hi:g}{unit}.")
+        raise ValueError(f"{name} is empty; set a value {span}.")
     try:
         v = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number between {lo:g} and {hi:g}{unit}; got {str(value)[:40]!r}.") from None
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"{name} must be a number {span}; got {str(value)[:40]!r}.") from None
     if not math.isfinite(v) or not lo <= v <= hi:
-        raise ValueError(f"{name} must be between {lo:g} and {hi:g}{unit}; got {v:g}.")
+        raise ValueError(f"{name} must be {span}; got {_num(v)}.")
     if integer:
         if v != int(v):
-            raise ValueError(f"{name} must be a whole number; got {v:g}.")
+            raise ValueError(f"{name} must be a whole number; got {_num(v)}.")
         return int(v)
     return v
 
@@ -237,12 +244,15 @@ class ResultWriter:
             except FileNotFoundError:
                 pass
 
-    def wav(self, audio: np.ndarray, sample_rate: int, stem: str) -> str:
+    def wav(self, pcm: np.ndarray, sample_rate: int, stem: str) -> str:
+        """int16 samples → a 16-bit WAV holding exactly those samples (what the player plays)."""
+        import soundfile as sf
         self._prune()
         d = self.folder / uuid.uuid4().hex[:12]
         d.mkdir()
         stem = re.sub(r"[^A-Za-z0-9_.+-]+", "-", stem).strip("-")[:80] or "sound"
-        return str(write_wav(d / f"{stem}.wav", audio, sample_rate))
+        path = atomic_write_bytes(d / f"{stem}.wav", lambda tmp: sf.write(tmp, pcm, sample_rate, subtype="PCM_16", format="WAV"))
+        return str(path)
 
     def render(self, audio: np.ndarray, sample_rate: int, stem: str, asked: dict | None = None,
                details: dict | None = None, gen_seconds: float | None = None, timings: dict | None = None) -> tuple:
@@ -251,10 +261,11 @@ class ResultWriter:
         t0 = time.perf_counter()
         measured = describe_audio(audio, sample_rate)
         t1 = time.perf_counter()
-        wave = waveform_figure(audio, sample_rate, title="waveform")
-        spec = spectrogram_figure(audio, sample_rate, title="spectrogram (log frequency)")
+        wave = waveform_overview_figure(audio, sample_rate, title="waveform")
+        spec = spectrogram_overview_figure(audio, sample_rate, title="spectrogram (log frequency, dB re full scale)")
         t2 = time.perf_counter()
-        path = self.wav(audio, sample_rate, stem)
+        pcm = to_int16(audio)
+        path = self.wav(pcm, sample_rate, stem)
         seconds = len(audio) / sample_rate
         timings = {**{k: round(v, 4) for k, v in (timings or {}).items()},
                    "descriptors": round(t1 - t0, 4), "plots": round(t2 - t1, 4)}
@@ -268,7 +279,7 @@ class ResultWriter:
                 "measured": json_safe(measured)}
         if details and "seed" in details:
             status += f" · seed {details['seed']}"
-        return ((sample_rate, to_int16(audio)), wave, spec, descriptor_table(measured, asked), path, status, info)
+        return ((sample_rate, pcm), wave, spec, descriptor_table(measured, asked), path, status, info)
 
 
 @dataclasses.dataclass

@@ -1,0 +1,262 @@
+"""The studio through its HTTP API, the way Gradio tests itself: launch on a free local port and
+call every endpoint with ``gradio_client``, with valid and invalid inputs."""
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+gradio_client = pytest.importorskip("gradio_client")
+from gradio_client import Client, handle_file  # noqa: E402
+from gradio_client.exceptions import AppError  # noqa: E402
+from gradio_client.utils import Status  # noqa: E402
+
+from wavenet_core import Controls, load_model, model_inputs  # noqa: E402
+
+SR = 16000
+
+# Every value the /generate endpoint takes, in order (see wavenet_core/studio.py).
+VALID = dict(model_name="tiny", instrument="saw", mix={}, pitch_mode="note", pitch=60, melody="", tempo=120,
+             midi_file=None, recording=None, source_length=True, loudness_mode="level", level=-18, attack=20,
+             decay=150, sustain=-6, release=200, glide=0, vibrato_depth=0, vibrato_rate=5.5, transpose=0,
+             temperature=1.0, seconds=0.3, seed=3)
+
+
+@pytest.fixture(scope="module")
+def model_dir(request, tmp_path_factory) -> Path:
+    """An installed-models folder with the tiny model (weights, training log, card) under two names.
+
+    $STUDIO_TEST_RUN may name an already trained tiny run folder, to skip training when iterating locally.
+    """
+    tiny_run = Path(os.environ.get("STUDIO_TEST_RUN") or request.getfixturevalue("tiny_run"))
+    root = tmp_path_factory.mktemp("models")
+    for name in ("tiny", "tiny-b"):
+        d = root / name
+        d.mkdir()
+        shutil.copy(tiny_run / "model.safetensors", d / "model.safetensors")
+        shutil.copy(tiny_run / "log.csv", d / "log.csv")
+        (d / "card.md").write_text(f"# {name}\nA tiny test model.\n")
+    return root
+
+
+@pytest.fixture(scope="module")
+def app(model_dir):
+    from wavenet_core.studio import build_app
+    demo = build_app(model_dir, slots=2, queue_size=8)
+    if demo.warm_up_thread is not None:
+        demo.warm_up_thread.join()
+    _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True, server_name="127.0.0.1")
+    yield demo, url
+    demo.close()
+
+
+@pytest.fixture(scope="module")
+def client(app) -> Client:
+    return Client(app[1], verbose=False)
+
+
+def generate(client: Client, **overrides):
+    return client.predict(*{**VALID, **overrides}.values(), api_name="/generate")
+
+
+def read_audio(path) -> tuple[np.ndarray, int]:
+    data, sr = sf.read(path, dtype="int16")
+    return data, sr
+
+
+def check_result(result, n_samples: int) -> np.ndarray:
+    audio_path, waveform, spectrogram, table, wav_path, status, details = result
+    audio, sr = read_audio(audio_path)
+    assert sr == SR and audio.ndim == 1 and len(audio) == n_samples
+    assert np.sqrt(np.mean((audio / 32768.0) ** 2)) > 1e-3, "the result is silent"
+    wav, wav_sr = read_audio(wav_path)
+    assert wav_sr == SR and Path(wav_path).suffix == ".wav"
+    np.testing.assert_array_equal(wav, audio)            # the download is the sound that was played
+    assert sf.info(wav_path).subtype == "PCM_16"
+    for plot in (waveform, spectrogram):
+        assert plot and plot["type"] == "matplotlib" and plot["plot"].startswith("data:image/png;base64,")
+    rows = {r[0]: r for r in table["data"]}
+    assert {"pitch", "loudness", "brightness", "noisiness", "length"} <= set(rows)
+    assert rows["length"][2] == f"{n_samples / SR:.2f} s"
+    assert "of audio generated in" in status
+    assert details["sample_rate"] == SR and set(details["timings_s"]) >= {"generation", "descriptors", "plots"}
+    return audio
+
+
+def test_every_event_is_named(app):
+    demo, _ = app
+    names = {fn.api_name for fn in demo.fns.values() if not fn.is_cancel_function}
+    assert {"generate", "stop", "new_seed", "select_model", "list_models", "update_mix"} <= names
+    assert all(n and n != "unnamed" for n in names)
+    gen = next(fn for fn in demo.fns.values() if fn.api_name == "generate")
+    assert gen.concurrency_limit == 2 and gen.concurrency_id == "generation"
+    assert demo._queue.max_size == 8
+    from wavenet_core.studio import MAX_UPLOAD_BYTES
+    assert demo.max_file_size == MAX_UPLOAD_BYTES
+
+
+def test_generate_note_is_deterministic(client, model_dir):
+    first = check_result(generate(client), int(0.3 * SR))
+    again = check_result(generate(client), int(0.3 * SR))
+    np.testing.assert_array_equal(first, again)            # same seed, same settings, same sound
+    other = check_result(generate(client, seed=4), int(0.3 * SR))
+    assert not np.array_equal(first, other)
+    # Same as the Python API: the app adds nothing of its own to the sound.
+    from wavenet_core import generate as core_generate
+    from wavenet_core.audio_io import to_int16
+    model = load_model(model_dir / "tiny" / "model.safetensors")
+    ref = core_generate(model, model_inputs(Controls(seconds=0.3, instrument="saw", pitch=60, loudness=-18), model.config),
+                        temperature=1.0, seed=3)[0]
+    np.testing.assert_array_equal(first, to_int16(ref))
+
+
+def test_generate_mix_melody_envelope(client, model_dir):
+    melody = "C4:0.5 E4:0.5 G4:1"
+    result = generate(client, instrument="timbre mix (sliders below)", mix={"saw": 2, "flute": 1, "bell": 0},
+                      pitch_mode="melody", melody=melody, tempo=150, loudness_mode="envelope", vibrato_depth=30,
+                      glide=40, seconds=5)
+    model = load_model(model_dir / "tiny" / "model.safetensors")
+    from wavenet_core.conditioning import ADSR
+    expected = model_inputs(Controls(melody=melody, tempo=150, adsr=ADSR(0.02, 0.15, -6, 0.2)), model.config).n_samples
+    check_result(result, expected)                         # the melody sets the length, not the slider
+    controls = result[6]["controls"]
+    assert controls["instrument"] == pytest.approx({"saw": 2 / 3, "flute": 1 / 3})
+    assert controls["vibrato_depth"] == 30 and controls["glide"] == pytest.approx(0.04)
+    # Unticked: the Duration slider wins.
+    check_result(generate(client, pitch_mode="melody", melody=melody, source_length=False, seconds=0.5), int(0.5 * SR))
+
+
+def test_generate_free_and_transposed(client):
+    check_result(generate(client, instrument="let the model choose", pitch_mode="free", loudness_mode="free",
+                          seconds=0.2), int(0.2 * SR))
+    result = generate(client, pitch=60, transpose=7, seconds=0.2)
+    check_result(result, int(0.2 * SR))
+    assert result[3]["data"][0][1] == "G4"                 # asked-for pitch includes the transposition
+
+
+def test_follow_a_recording_and_a_midi_file(client, tmp_path):
+    wav = tmp_path / "hum.wav"
+    t = np.arange(int(0.4 * 22050)) / 22050
+    sf.write(wav, 0.4 * np.sin(2 * np.pi * 220 * t), 22050)       # another rate: resampled on the way in
+    check_result(generate(client, pitch_mode="recording", recording=handle_file(str(wav))), int(0.4 * SR))
+
+    import mido
+    mid = mido.MidiFile(ticks_per_beat=480)
+    track = mido.MidiTrack()
+    mid.tracks.append(track)
+    track += [mido.MetaMessage("set_tempo", tempo=500000), mido.Message("note_on", note=60, velocity=100, time=0),
+              mido.Message("note_off", note=60, time=240), mido.Message("note_on", note=64, velocity=100, time=0),
+              mido.Message("note_off", note=64, time=240)]
+    path = tmp_path / "two.mid"
+    mid.save(path)
+    result = generate(client, pitch_mode="MIDI file", midi_file=handle_file(str(path)), source_length=False, seconds=0.6)
+    check_result(result, int(0.6 * SR))
+
+
+def _bad_files(tmp_path: Path) -> dict[str, Path]:
+    text = tmp_path / "notes.wav"
+    text.write_text("this is text renamed to .wav")
+    empty = tmp_path / "empty.wav"
+    empty.write_bytes(b"")
+    long = tmp_path / "long.wav"
+    sf.write(long, np.zeros(SR * 31, dtype=np.int16), SR)
+    truncated = tmp_path / "truncated.wav"
+    sf.write(truncated, np.zeros(SR, dtype=np.int16), SR)
+    truncated.write_bytes(truncated.read_bytes()[:30])
+    midi = tmp_path / "broken.mid"
+    midi.write_bytes(b"MThd not really a midi file")
+    return {"text": text, "empty": empty, "long": long, "truncated": truncated, "midi": midi}
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (dict(pitch_mode="melody", melody="   "), "The melody is empty"),
+    (dict(pitch_mode="melody", melody="C4 H9 E4"), "Melody token 2"),
+    (dict(pitch_mode="melody", melody="C4:8 D4:8 E4:8"), "at most 10 s"),
+    (dict(instrument="banjo"), "Unknown instrument 'banjo'; this model knows: pluck, bell"),
+    (dict(instrument="timbre mix (sliders below)", mix={"saw": 0, "flute": 0}), "timbre mix is silent"),
+    (dict(instrument="timbre mix (sliders below)", mix={"kazoo": 1}), "Unknown instrument 'kazoo' in the timbre mix"),
+    (dict(instrument="timbre mix (sliders below)", mix=[1, 2]), "must map instrument names to weights"),
+    (dict(seed=-1), "Seed must be between 0 and 2147483647"),
+    (dict(seed=10 ** 15), "Seed must be between 0 and 2147483647"),
+    (dict(seconds=0), "less than minimum value 0.1"),
+    (dict(seconds=60), "greater than maximum value 10"),
+    (dict(temperature=7), "greater than maximum value 2"),
+    (dict(pitch=200), "greater than maximum value 84"),
+    (dict(pitch_mode="recording"), "Upload a recording first"),
+    (dict(pitch_mode="MIDI file"), "Upload a MIDI file first"),
+    (dict(pitch_mode="recording", recording="text"), "not a readable audio file"),
+    (dict(pitch_mode="recording", recording="empty"), "file is empty"),
+    (dict(pitch_mode="recording", recording="truncated"), "not a readable audio file"),
+    (dict(pitch_mode="recording", recording="long"), "31 s long, over the 30 s limit"),
+    (dict(pitch_mode="MIDI file", midi_file="midi"), "MIDI"),
+    (dict(model_name="../../../etc/passwd"), "not in the list of choices"),
+])
+def test_bad_input_gets_a_clear_message(client, tmp_path, overrides, message):
+    files = _bad_files(tmp_path)
+    for key in ("recording", "midi_file"):
+        if isinstance(overrides.get(key), str):
+            overrides = {**overrides, key: handle_file(str(files[overrides[key]]))}
+    with pytest.raises(AppError) as err:
+        generate(client, **overrides)
+    text = str(err.value)
+    assert message in text
+    assert "Traceback" not in text and "File \"" not in text and "\n" not in text.strip()
+
+
+def test_still_serving_after_bad_input(client):
+    with pytest.raises(AppError):
+        generate(client, pitch_mode="melody", melody="")
+    check_result(generate(client, seconds=0.2), int(0.2 * SR))
+
+
+def test_stop_cancels_a_running_generation(client):
+    job = client.submit(*{**VALID, "seconds": 10.0}.values(), api_name="/generate")
+    for _ in range(600):
+        if job.status().code in (Status.PROGRESS, Status.PROCESSING) or job.done():
+            break
+        time.sleep(0.05)
+    client.predict(api_name="/stop")
+    with pytest.raises(AppError, match="Stopped"):
+        job.result(timeout=120)
+    check_result(generate(client, seconds=0.2), int(0.2 * SR))   # the slot was given back
+
+
+def test_new_seed(client):
+    seeds = {client.predict(api_name="/new_seed") for _ in range(3)}
+    assert all(isinstance(s, (int, float)) and 0 <= s <= 2 ** 31 - 1 and s == int(s) for s in seeds)
+    assert len(seeds) > 1
+
+
+def test_model_page_and_picker(client):
+    result = client.predict("tiny-b", api_name="/select_model")
+    instrument, mix, mix_text = result[:3]
+    assert instrument["choices"][0][0] == "pluck" and mix == {}
+    summary, rf_plot, curves, card = result[-4:]
+    assert "### tiny-b" in summary and "receptive field | 16 samples = 1.0 ms at 16000 Hz" in summary
+    assert "dilations | 1, 2, 4, 8" in summary and "11,828 parameters" in summary
+    assert rf_plot["plot"].startswith("data:image/png") and curves["plot"].startswith("data:image/png")
+    assert "A tiny test model." in card
+    with pytest.raises(AppError, match="not in the list of choices"):
+        client.predict("/etc/passwd", api_name="/select_model")
+    listed = client.predict("tiny", api_name="/list_models")
+    assert [c[0] for c in listed["choices"]] == ["tiny", "tiny-b"] and listed["value"] == "tiny"
+
+
+def test_no_models_installed(tmp_path):
+    """An empty model folder still gives a working page, and generation explains what to do."""
+    from wavenet_core.studio import ModelShelf, build_app
+    demo = build_app(tmp_path, warm_up=False)
+    assert demo.studio.shelf.names() == []
+    with pytest.raises(ValueError, match="No models are installed; train one"):
+        ModelShelf(tmp_path).get("notes")
+
+
+def test_models_are_loaded_once(app):
+    demo, _ = app
+    shelf = demo.studio.shelf
+    assert shelf.get("tiny") is shelf.get("tiny")
