@@ -20,19 +20,80 @@ class AudioError(ValueError):
     """A user-supplied audio file or array cannot be used; the message says why and what to do."""
 
 
-def _decode(path: Path) -> tuple[np.ndarray, int]:
+MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 1_000, 768_000   # what real recordings use; anything else is a broken header
+_UNKNOWN_FRAMES = 2 ** 62                          # libsndfile's "length unknown" (e.g. a streamed FLAC)
+_BLOCK_VALUES = 1 << 20                            # decode in blocks of about this many samples
+
+
+def _check_rate(path: Path, sr: int) -> None:
+    if not MIN_SAMPLE_RATE <= sr <= MAX_SAMPLE_RATE:
+        raise AudioError(f"{path.name}: sample rate {sr} Hz is not a real audio rate ({MIN_SAMPLE_RATE}–"
+                         f"{MAX_SAMPLE_RATE} Hz); the header is broken, re-export the file.")
+
+
+def _too_long(path: Path, seconds: float | None, max_seconds: float) -> AudioError:
+    length = f"{seconds:.0f} s is" if seconds is not None else "the audio is"
+    return AudioError(f"{path.name}: {length} longer than the {max_seconds:.0f} s limit; trim it or pass a shorter clip.")
+
+
+def _decode(path: Path, max_seconds: float | None, truncate: bool) -> tuple[np.ndarray, int]:
+    """Decode to mono at most ``max_seconds`` (+1 frame, to tell "longer") in bounded blocks.
+
+    The header's length is only trusted to refuse early; memory follows the samples actually
+    decoded, mixed down block by block, so a header claiming hours, an unknown length or
+    hundreds of channels costs no more than ``max_seconds`` of mono audio.
+    """
     try:
-        data, sr = sf.read(str(path), dtype="float32", always_2d=True)
-        return data, sr
-    except Exception as sf_error:  # noqa: BLE001 - libsndfile reports many kinds; fall back to audioread
+        f = sf.SoundFile(str(path))
+    except Exception as sf_error:  # noqa: BLE001 - libsndfile reports many kinds; try another decoder
+        return _decode_other(path, sf_error, max_seconds)
+    with f:
+        sr, channels, frames = int(f.samplerate), int(f.channels), int(f.frames)
+        _check_rate(path, sr)
+        if max_seconds is not None and not truncate and frames < _UNKNOWN_FRAMES and frames > max_seconds * sr:
+            raise _too_long(path, frames / sr, max_seconds)   # refused from the header, before decoding
+        limit = None if max_seconds is None else int(max_seconds * sr) + 1
+        block = max(1024, _BLOCK_VALUES // channels)
+        blocks, n = [], 0
         try:
-            import librosa  # mp3 and other codecs through audioread/ffmpeg where installed
-            y, sr = librosa.load(str(path), sr=None, mono=False)
-            y = np.atleast_2d(y).T.astype(np.float32)
-            return y, int(sr)
-        except Exception:  # noqa: BLE001
-            reason = str(sf_error).split("\n")[0].strip() or type(sf_error).__name__
-            raise AudioError(f"{path.name}: not a readable audio file ({reason}); use WAV, FLAC or OGG.") from None
+            while limit is None or n < limit:
+                want = block if limit is None else min(block, limit - n)
+                b = f.read(want, dtype="float32", always_2d=True)
+                if len(b):
+                    blocks.append(b.mean(axis=1))
+                    n += len(b)
+                if len(b) < want:
+                    break
+        except Exception as e:  # noqa: BLE001 - a corrupt stream part-way through
+            reason = str(e).split("\n")[0].strip() or type(e).__name__
+            raise AudioError(f"{path.name}: the audio data is damaged ({reason}); re-export the file.") from None
+    return (np.concatenate(blocks) if blocks else np.zeros(0, dtype=np.float32)), sr
+
+
+def _decode_other(path: Path, sf_error: Exception, max_seconds: float | None) -> tuple[np.ndarray, int]:
+    """Formats libsndfile cannot open (AAC, WMA, …) through audioread, when it has a real decoder
+    (ffmpeg, GStreamer, Core Audio); its pure-Python fallback reads nothing libsndfile cannot."""
+    reason = str(sf_error).split("\n")[0].strip() or type(sf_error).__name__
+    refused = AudioError(f"{path.name}: not a readable audio file ({reason}); use WAV, FLAC, OGG or MP3.")
+    try:
+        import audioread
+        decoders = [b for b in audioread.available_backends() if b.__name__ != "RawAudioFile"]
+    except Exception:  # noqa: BLE001
+        decoders = []
+    if not decoders:
+        raise refused from None
+    try:
+        import warnings
+
+        import librosa
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            y, sr = librosa.load(str(path), sr=None, mono=False,
+                                 duration=None if max_seconds is None else max_seconds + 1.0)
+    except Exception:  # noqa: BLE001
+        raise refused from None
+    _check_rate(path, int(sr))
+    return np.atleast_2d(y).mean(axis=0).astype(np.float32), int(sr)
 
 
 def check_audio(audio: np.ndarray, name: str = "audio") -> np.ndarray:
@@ -60,26 +121,16 @@ def load_audio(path: str | os.PathLike, sample_rate: int, max_seconds: float | N
     if size == 0:
         raise AudioError(f"{path.name}: the file is empty (0 bytes); choose a real recording.")
     if size > MAX_FILE_BYTES:
-        raise AudioError(f"{path.name}: the file is {size / 1e6:.0f} MB, over the {MAX_FILE_BYTES / 1e6:.0f} MB limit; trim it first.")
-    if max_seconds is not None and not truncate:
-        try:
-            info = sf.info(str(path))
-            if info.frames / info.samplerate > max_seconds:
-                raise AudioError(f"{path.name}: {info.frames / info.samplerate:.0f} s is longer than the "
-                                 f"{max_seconds:.0f} s limit; trim it or pass a shorter clip.")
-        except AudioError:
-            raise
-        except Exception:  # noqa: BLE001 - unreadable headers are reported by _decode below
-            pass
-    data, sr = _decode(path)
+        raise AudioError(f"{path.name}: the file is {size / 2**20:.0f} MB, over the {MAX_FILE_BYTES / 2**20:.0f} MB limit; "
+                         "trim it first.")
+    data, sr = _decode(path, max_seconds, truncate)     # mono
     if data.shape[0] == 0:
         raise AudioError(f"{path.name}: the file holds no audio samples; choose a recording with sound in it.")
-    if max_seconds is not None and data.shape[0] / sr > max_seconds:
+    if max_seconds is not None and data.shape[0] > max_seconds * sr:
         if not truncate:
-            raise AudioError(f"{path.name}: {data.shape[0] / sr:.0f} s is longer than the {max_seconds:.0f} s limit; "
-                             "trim it or pass a shorter clip.")
+            raise _too_long(path, None, max_seconds)
         data = data[: int(max_seconds * sr)]
-    mono = check_audio(data.mean(axis=1), path.name)
+    mono = check_audio(data, path.name)
     if sr != sample_rate:
         import librosa
         mono = librosa.resample(mono, orig_sr=sr, target_sr=sample_rate, res_type="soxr_hq").astype(np.float32)

@@ -512,6 +512,26 @@ def save_latent(path: str | os.PathLike, latent: np.ndarray) -> Path:
     return atomic_write_bytes(path, write)
 
 
+def _check_npy_header(path: Path, f) -> None:
+    """Refuse a .npy whose header claims more data than the file holds (before np.load allocates it)."""
+    from numpy.lib import format as npy_format
+    f.seek(0)
+    try:
+        version = npy_format.read_magic(f)
+        if version == (1, 0):
+            shape, _, dtype = npy_format.read_array_header_1_0(f)
+        else:
+            shape, _, dtype = npy_format.read_array_header_2_0(f)
+    except Exception:  # noqa: BLE001 - numpy raises several kinds for a broken header
+        raise ValueError(f"{path.name}: not a valid .npy array; save latents with wavenet_core.autoencoder.save_latent.") from None
+    if dtype.hasobject:
+        return                                   # np.load(allow_pickle=False) refuses it with its own message
+    need = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    if need != path.stat().st_size - f.tell():
+        raise ValueError(f"{path.name}: the header says {tuple(shape)} {dtype} but the file holds "
+                         f"{path.stat().st_size - f.tell()} bytes of data; the file is truncated or corrupt.")
+
+
 def load_latent(path: str | os.PathLike, model=None) -> np.ndarray:
     """Read a latent .npy safely (never unpickles); with ``model``, check it fits that model."""
     path = Path(path)
@@ -523,6 +543,7 @@ def load_latent(path: str | os.PathLike, model=None) -> np.ndarray:
     with open(path, "rb") as f:
         if f.read(6) != b"\x93NUMPY":
             raise ValueError(f"{path.name}: not a .npy file; make one with `wavenet encode`.")
+        _check_npy_header(path, f)     # the claimed shape must match the bytes present: nothing huge is allocated
     try:
         z = np.load(path, allow_pickle=False)
     except ValueError as e:
