@@ -353,6 +353,7 @@ def spectrogram_grid_figure(clips: list[np.ndarray], sample_rate: int, titles: l
     """Small log-frequency spectrograms side by side (e.g. an interpolation from clip A to clip B)."""
     import librosa
     import librosa.display
+    from matplotlib.ticker import MaxNLocator
 
     n = len(clips)
     ncols = ncols or n
@@ -368,6 +369,8 @@ def spectrogram_grid_figure(clips: list[np.ndarray], sample_rate: int, titles: l
         ax.set_title(name, fontsize=9)
         ax.set_xlabel("")
         ax.set_ylabel("")
+        ax.xaxis.set_major_locator(MaxNLocator(3))
+        ax.tick_params(labelsize=7)
     for ax in axes[n:]:
         ax.set_visible(False)
     if suptitle:

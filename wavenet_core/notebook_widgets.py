@@ -1,0 +1,264 @@
+"""Display and widget helpers shared by the teaching notebooks (``notebooks/``) and their tests.
+
+Everything that builds an ``ipywidgets.interactive`` lives here, so the tests can build the same
+widget headlessly, move a slider (``control(w, "pitch").value = 67``) and read ``w.result``.
+Figures come from ``wavenet_core.plots``; audio is shown with ``IPython.display.Audio``.
+
+Each explorer's callback returns a dict (the audio, what was asked, what was measured) and keeps
+a small cache keyed by the slider values, so showing the default result again costs nothing.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import os
+from collections import OrderedDict
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+# Figures are drawn without pyplot and embedded as PNG, so they show whatever backend is active.
+DPI = 72
+
+
+def setup(threads: int | None = None) -> int:
+    """Torch threads for a notebook: ``threads``, else $OMP_NUM_THREADS, else up to 2. Returns the count."""
+    import torch
+
+    n = threads or int(os.environ.get("OMP_NUM_THREADS", "0") or 0) or min(2, os.cpu_count() or 1)
+    torch.set_num_threads(n)
+    return n
+
+
+# ---- display ------------------------------------------------------------------------------------
+def figure_png(fig, dpi: int = DPI) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    return buf.getvalue()
+
+
+def show_figure(fig, dpi: int = DPI) -> None:
+    from IPython.display import Image, display
+
+    display(Image(data=figure_png(fig, dpi)))
+
+
+def audio_player(audio: np.ndarray, sample_rate: int, normalize: bool = False):
+    """An ``IPython.display.Audio`` of a mono clip; not normalised by default, so levels compare."""
+    from IPython.display import Audio
+
+    y = np.clip(np.nan_to_num(np.asarray(audio, dtype=np.float32)), -1.0, 1.0)
+    return Audio(y, rate=sample_rate, normalize=normalize)
+
+
+def show_audio(audio: np.ndarray, sample_rate: int, title: str = "", normalize: bool = False) -> None:
+    from IPython.display import HTML, display
+
+    if title:
+        display(HTML(f"<b>{title}</b>"))
+    display(audio_player(audio, sample_rate, normalize))
+
+
+def show_clip(audio: np.ndarray, sample_rate: int, title: str = "", waveform: bool = True,
+              spectrogram: bool = True) -> None:
+    """Player, waveform and spectrogram of one clip (the app shows the same figures)."""
+    from .plots import spectrogram_figure, waveform_figure
+
+    show_audio(audio, sample_rate, title)
+    if waveform:
+        show_figure(waveform_figure(audio, sample_rate, title=f"waveform {title}".strip()))
+    if spectrogram:
+        show_figure(spectrogram_figure(audio, sample_rate, title=f"spectrogram {title}".strip()))
+
+
+def show_table(rows: list[list], header: list[str]) -> None:
+    """A small HTML table (numbers rounded for reading)."""
+    from IPython.display import HTML, display
+
+    def cell(v):
+        if v is None:
+            return "–"
+        if isinstance(v, float):
+            return f"{v:.3g}" if abs(v) < 1000 else f"{v:,.0f}"
+        if isinstance(v, int):
+            return f"{v:,}"
+        return str(v)
+    head = "".join(f"<th>{h}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{cell(v)}</td>" for v in r) + "</tr>" for r in rows)
+    display(HTML(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"))
+
+
+def control(widget, description: str):
+    """The control of an ``interactive`` whose description is (or starts with) ``description``."""
+    for child in widget.children:
+        d = getattr(child, "description", "")
+        if d == description:
+            return child
+    for child in widget.children:
+        if getattr(child, "description", "").startswith(description):
+            return child
+    raise KeyError(f"no control {description!r}; have: {[getattr(c, 'description', '') for c in widget.children]}")
+
+
+def _layout(widget) -> None:
+    """Sliders wrap in rows, the output below them at full width."""
+    from ipywidgets import Layout
+
+    widget.layout = Layout(display="flex", flex_flow="row wrap", align_items="flex-start")
+    for child in widget.children[:-1]:
+        child.style.description_width = "110px"
+        child.layout = Layout(width="320px")
+    widget.children[-1].layout = Layout(width="100%")
+
+
+class _Cache:
+    """Last few results by key: re-showing a setting, or the notebook's default call, is free."""
+
+    def __init__(self, size: int = 16):
+        self.size, self.items = size, OrderedDict()
+
+    def get(self, key, make: Callable):
+        if key not in self.items:
+            self.items[key] = make()
+            while len(self.items) > self.size:
+                self.items.popitem(last=False)
+        self.items.move_to_end(key)
+        return self.items[key]
+
+
+def _error(message: str) -> dict:
+    from IPython.display import HTML, display
+
+    display(HTML(f"<span style='color:#b00'>{message}</span>"))
+    return {"error": message}
+
+
+# ---- 02: conditioning ---------------------------------------------------------------------------
+def conditioned_clip(model, *, mix: dict[str, float] | None, pitch: float | None, loudness: float | None,
+                     adsr=None, seconds: float = 0.5, temperature: float = 1.0, seed: int = 0) -> np.ndarray:
+    """One clip from a conditioned WaveNet: a timbre mix (None: free), one pitch, a level and an envelope."""
+    from .conditioning import Controls, model_inputs
+    from .generate import generate
+
+    mix = {k: float(v) for k, v in (mix or {}).items() if v > 0} or None
+    controls = Controls(seconds=seconds, instrument=mix, pitch=pitch, loudness=loudness, adsr=adsr)
+    return generate(model, model_inputs(controls, model.config), temperature=temperature, seed=seed)[0]
+
+
+def conditioning_explorer(model, seconds: float = 0.5, seed: int = 0, instrument: str | None = None,
+                          show: bool = True):
+    """Sliders for the instrument mix, pitch, level, ADSR envelope and temperature of a conditioned
+    WaveNet. Each change generates ``seconds`` of audio and shows it with its waveform, spectrogram
+    and the pitch/level measured on it. ``w.result``: dict with audio, asked and measured."""
+    from ipywidgets import FloatSlider, IntSlider, interactive
+
+    from .conditioning import ADSR
+    from .descriptors import describe
+
+    cfg = model.config
+    names = list(cfg.instrument_names) or [f"instrument {i}" for i in range(cfg.n_instruments)]
+    first = instrument if instrument in names else (names[0] if names else None)
+    cache = _Cache()
+    sliders = {f"mix_{i}": FloatSlider(value=1.0 if n == first else 0.0, min=0, max=1, step=0.05, description=n)
+               for i, n in enumerate(names)}
+    sliders.update(
+        pitch=IntSlider(value=60, min=48, max=72, description="pitch (MIDI)"),
+        level=FloatSlider(value=-12, min=-40, max=-3, step=1, description="level (dB)"),
+        attack=FloatSlider(value=0.02, min=0, max=0.3, step=0.01, description="attack (s)"),
+        decay=FloatSlider(value=0.1, min=0, max=0.5, step=0.01, description="decay (s)"),
+        sustain=FloatSlider(value=-6, min=-40, max=0, step=1, description="sustain (dB)"),
+        release=FloatSlider(value=0.1, min=0, max=0.4, step=0.01, description="release (s)"),
+        temperature=FloatSlider(value=1.0, min=0, max=1.5, step=0.05, description="temperature"),
+    )
+
+    def render(**v):   # one keyword per slider, in the order above (so the mix sliders come first)
+        mix = {names[int(k.split("_")[1])]: x for k, x in v.items() if k.startswith("mix_")}
+        pitch, level, temperature = v["pitch"], v["level"], v["temperature"]
+        attack, decay, sustain, release = v["attack"], v["decay"], v["sustain"], v["release"]
+        key = (tuple(sorted(mix.items())), pitch, level, attack, decay, sustain, release, temperature)
+
+        def make():
+            try:
+                env = ADSR(attack, decay, sustain, release)
+                audio = conditioned_clip(model, mix=mix, pitch=pitch, loudness=level, adsr=env, seconds=seconds,
+                                         temperature=temperature, seed=seed)
+            except ValueError as e:
+                return {"error": str(e)}
+            measured = describe(audio, cfg.sample_rate, cfg.hop_length)
+            asked = {"mix": {k: v for k, v in mix.items() if v > 0} or "free", "pitch": pitch, "loudness": level,
+                     "adsr": env, "temperature": temperature}
+            return {"audio": audio, "sample_rate": cfg.sample_rate, "asked": asked, "measured": measured}
+        result = cache.get(key, make)
+        if show:
+            show_result(result)
+        return result
+
+    w = interactive(render, **sliders)
+    _layout(w)
+    return w
+
+
+def show_result(result: dict) -> None:
+    """Show an explorer's result: the clip, its figures, and asked vs measured pitch and level."""
+    if "error" in result:
+        _error(result["error"])
+        return
+    sr = result["sample_rate"]
+    show_clip(result["audio"], sr)
+    asked, measured = result.get("asked", {}), result.get("measured")
+    if measured:
+        rows = [["pitch (MIDI)", asked.get("pitch"), measured["pitch"]],
+                ["level (dB)", asked.get("loudness"), measured["loudness"]],
+                ["brightness (Hz)", None, measured["brightness"]],
+                ["voiced fraction", None, measured["voiced_fraction"]]]
+        show_table(rows, ["", "asked", "measured"])
+
+
+# ---- 04: autoencoder ----------------------------------------------------------------------------
+def latent_explorer(model, audio: np.ndarray, n_directions: int = 4, seed: int = 0, show: bool = True):
+    """Sliders that move a clip's latent along the autoencoder's first principal directions
+    (in corpus standard deviations), decode it and show the result.
+    ``w.result``: dict with latent, audio and the latent's mean coordinates (std units)."""
+    from ipywidgets import FloatSlider, interactive
+
+    from .autoencoder import decode, edit, encode, pca_coordinates
+
+    cfg = model.config
+    z0 = encode(model, audio)
+    n = min(n_directions, cfg.latent_dim)
+    cache = _Cache()
+    sliders = {f"pc_{k}": FloatSlider(value=0.0, min=-3, max=3, step=0.25, description=f"PC {k + 1} (σ)")
+               for k in range(n)}
+    sliders["temperature"] = FloatSlider(value=1.0, min=0, max=1.5, step=0.05, description="temperature")
+
+    def render(**v):
+        temperature = v["temperature"]
+        values = {int(k.split("_")[1]): float(x) for k, x in v.items() if k.startswith("pc_")}
+        key = (tuple(sorted(values.items())), temperature)
+
+        def make():
+            z = edit(model, z0, offsets=values)
+            out = decode(model, z, temperature=temperature, seed=seed)
+            return {"latent": z, "audio": out, "sample_rate": cfg.sample_rate, "offsets": values,
+                    "coordinates": pca_coordinates(model, z).mean(axis=0)}
+        result = cache.get(key, make)
+        if show:
+            from .plots import latent_figure
+            show_clip(result["audio"], cfg.sample_rate, waveform=False)
+            show_figure(latent_figure(result["latent"], cfg.frame_rate, title="edited latent"))
+        return result
+
+    w = interactive(render, **sliders)
+    _layout(w)
+    return w
+
+
+# ---- 05: training -------------------------------------------------------------------------------
+def read_training_log(run_dir: str | os.PathLike) -> list[dict]:
+    """Rows of a run folder's log.csv as dicts of floats (for ``plots.training_curves_figure``)."""
+    path = Path(run_dir) / "log.csv"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no training log yet; train first.")
+    with open(path) as f:
+        return [{k: float(v) for k, v in r.items()} for r in csv.DictReader(f)]
