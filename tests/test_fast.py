@@ -135,16 +135,28 @@ def test_bad_inputs_raise_one_line_errors():
         fast.fast_classes(model, short, stream_uniforms([0], 1000), 1.0)
 
 
+def wavenet_generate(argv: list[str]) -> None:
+    """`wavenet generate ARGV` in-process: the registered command and its argument set-up, without
+    importing every other command module (the app's imports cost seconds)."""
+    import argparse
+
+    import wavenet_core.commands.core  # noqa: F401  (registers the command)
+    from wavenet_core.cli import COMMANDS
+    fn, _, setup = COMMANDS["generate"]
+    parser = argparse.ArgumentParser()
+    setup(parser)
+    fn(parser.parse_args(argv))
+
+
 def test_cli_generate_fast_by_default_and_reference(tiny_run, tmp_path, monkeypatch):
-    from wavenet_core import cli
     calls = []
     real = fast.fast_classes
     monkeypatch.setattr(fast, "fast_classes", lambda *a, **k: calls.append(1) or real(*a, **k))
-    args = ["generate", "--model", str(tiny_run / "model.safetensors"), "--seconds", "0.01", "--pitch", "62",
+    args = ["--model", str(tiny_run / "model.safetensors"), "--seconds", "0.01", "--pitch", "62",
             "--loudness", "-20", "--seed", "4"]
-    assert cli.main(args + ["--out", str(tmp_path / "fast.wav")]) == 0
+    wavenet_generate(args + ["--out", str(tmp_path / "fast.wav")])
     assert calls == [1]
-    assert cli.main(args + ["--reference", "--out", str(tmp_path / "ref.wav")]) == 0
+    wavenet_generate(args + ["--reference", "--out", str(tmp_path / "ref.wav")])
     assert calls == [1]
     a, sr = sf.read(tmp_path / "fast.wav")
     b, _ = sf.read(tmp_path / "ref.wav")

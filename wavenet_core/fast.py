@@ -130,9 +130,11 @@ def _sample(lg, k, u, temperature, z, tbits, scale):
     for i in range(q):
         scale[i] = (tbits[i] - _SHIFT_BITS + 1023) << 52
     sf = scale.view(np.float64)
-    c = 0.0
     for i in range(q):
-        c += z[i] * sf[i]
+        z[i] = z[i] * sf[i]
+    c = 0.0
+    for i in range(q):                              # numpy's cumsum order
+        c += z[i]
         z[i] = c
     target = u * c
     for i in range(q):
@@ -415,6 +417,11 @@ class _ContextState:
             h = h + np.tanh(pre)
         return h.astype(np.float32)
 
+    def keep(self, idx: np.ndarray) -> None:
+        """Keep only streams ``idx`` (for ``fast_classes(stop=...)``)."""
+        self.history = [[h[idx] for h in hist] for hist in self.history]
+        self.batch = len(idx)
+
 
 class _Conditioning:
     """Per-layer projected conditioning for chunks of samples: (n or 1, B, L·G) float32."""
@@ -475,6 +482,18 @@ class _Conditioning:
         s0 = self.block[0]
         return self.block[1][..., t0 - s0: t1 - s0]
 
+    def keep(self, idx: np.ndarray) -> None:
+        """Keep only streams ``idx``: every per-stream array is indexed, nothing is recomputed."""
+        self.batch = len(idx)
+        self.const = np.ascontiguousarray(self.const[idx])
+        if self.w_local is not None:
+            self.local = self.local[torch.from_numpy(idx)]
+            if self.block is not None:
+                self.block = (self.block[0], np.ascontiguousarray(self.block[1][idx]))
+        if self.w_ctx is not None:
+            self.context.keep(idx)
+            self.ctx_proj = self.ctx_proj[idx]
+
     def get(self, t0: int, t1: int, classes: np.ndarray) -> tuple[np.ndarray, int]:
         const = self.const
         if self.w_ctx is not None:
@@ -505,9 +524,25 @@ def default_threads(batch: int) -> int:
     return max(1, min(2, cores, batch // 4))
 
 
+def _keep_queue(queue: np.ndarray, fw: FastWeights, batch: int, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The ring buffers of streams ``idx`` only: each layer's (dilation, batch, R) block is indexed."""
+    old_off, _ = fw.queue_offsets(batch)
+    new_off, size = fw.queue_offsets(len(idx))
+    out = np.zeros(max(size, 1), np.float32)
+    r = fw.emb.shape[1]
+    for layer in range(1, fw.n_layers):
+        d = int(fw.dil[layer])
+        block = queue[old_off[layer]: old_off[layer] + d * batch * r].reshape(d, batch, r)
+        out[new_off[layer]: new_off[layer] + d * len(idx) * r] = block[:, idx].ravel()
+    return out, new_off
+
+
+StopFn = Callable[[int, np.ndarray], "np.ndarray | None"]
+
+
 def fast_classes(model: WaveNet, inputs: ModelInputs, uniforms: np.ndarray, temperature: float,
                  progress: ProgressFn | None = None, cancel: Callable[[], bool] | None = None, *,
-                 return_logits: bool = False, threads: int | None = None):
+                 return_logits: bool = False, threads: int | None = None, stop: StopFn | None = None):
     """μ-law classes (B, T) int64 sampled with the shared rule of ``generate.sample_from_logits``.
 
     ``uniforms`` (B, T) float64 are the per-stream draws (``generate.stream_uniforms``).
@@ -516,19 +551,35 @@ def fast_classes(model: WaveNet, inputs: ModelInputs, uniforms: np.ndarray, temp
     over this many threads (default ``default_threads(B)``); the result does not depend on it.
     With ``return_logits=True`` returns ``(classes, logits)``, logits (B, 256, T) float32 laid
     out like the model's output: ``logits[..., t]`` is the distribution classes[:, t] was drawn from.
+
+    ``stop(t, classes)`` (early rejection, e.g. ``sampling.py``) is called after every chunk with
+    the samples done so far ``t`` and the (B, T) classes (columns ≥ t not generated yet); it
+    returns None or a boolean (B,) array of streams to stop now. A stopped stream is no longer
+    computed (the others are compacted, so it costs nothing from then on) and its row keeps
+    ``SILENCE_CLASS`` after the point where it stopped; the other streams' samples are exactly
+    what they would be without ``stop``. Not combinable with ``return_logits``.
     """
     uniforms = np.ascontiguousarray(uniforms, dtype=np.float64)
     if uniforms.ndim != 2 or uniforms.shape[1] < 1:
         raise ValueError(f"uniforms must have shape (batch, samples), got {uniforms.shape}.")
+    if stop is not None and return_logits:
+        raise ValueError("fast_classes: stop= cannot be combined with return_logits=True.")
     batch, n = uniforms.shape
     fw = prepare_weights(model)
     cond = _Conditioning(model, fw, inputs, batch, n)
     offsets, qsize = fw.queue_offsets(batch)
     queue = np.zeros(max(qsize, 1), np.float32)
     classes = np.full((batch, n), SILENCE_CLASS, dtype=np.int64)
+    result = classes                # (B, T) for the caller; `classes` holds the streams still running
+    active = np.arange(batch)       # original index of each running stream
     logits = np.zeros((n if return_logits else 0, batch, fw.b2.shape[0]), np.float32)
     threads = max(1, min(threads or default_threads(batch), batch))
-    groups = [(batch * i // threads, batch * (i + 1) // threads) for i in range(threads)]
+
+    def split(b: int) -> list[tuple[int, int]]:
+        k = min(threads, b)
+        return [(b * i // k, b * (i + 1) // k) for i in range(k)]
+
+    groups = split(batch)
     step = cond.chunk_length()
     ctx_hop = model.config.context_hop if model.config.context_layers else 0
     temperature = float(temperature)
@@ -547,23 +598,37 @@ def fast_classes(model: WaveNet, inputs: ModelInputs, uniforms: np.ndarray, temp
             if ctx_hop:
                 t1 = min(t1, (t0 // ctx_hop + 1) * ctx_hop)   # the context changes at frame boundaries
             c, c_step = cond.get(t0, t1, classes)
-            if pool is None:
-                run(t0, t1, c, c_step, 0, batch)
+            if pool is None or len(groups) == 1:
+                run(t0, t1, c, c_step, 0, len(active))
             else:
                 for f in [pool.submit(run, t0, t1, c, c_step, g0, g1) for g0, g1 in groups]:
                     f.result()
+            if classes is not result:
+                result[active, t0:t1] = classes[:, t0:t1]
             t0 = t1
             if progress is not None and (t0 == n or time.monotonic() - last_report >= _PROGRESS_EVERY_S):
                 progress(t0, n)
                 last_report = time.monotonic()
             if cancel is not None and cancel():
                 raise Cancelled("Generation cancelled.")
+            if stop is not None and t0 < n:
+                halt = stop(t0, result)
+                if halt is not None and np.any(np.asarray(halt, dtype=bool)[active]):
+                    idx = np.flatnonzero(~np.asarray(halt, dtype=bool)[active])
+                    if len(idx) == 0:
+                        break
+                    queue, offsets = _keep_queue(queue, fw, len(active), idx)
+                    cond.keep(idx)
+                    classes = np.ascontiguousarray(classes[idx])
+                    uniforms = np.ascontiguousarray(uniforms[idx])
+                    active = active[idx]
+                    groups = split(len(active))
     finally:
         if pool is not None:
             pool.shutdown()
     if return_logits:
-        return classes, np.ascontiguousarray(logits.transpose(1, 2, 0))
-    return classes
+        return result, np.ascontiguousarray(logits.transpose(1, 2, 0))
+    return result
 
 
 def warmup() -> float:

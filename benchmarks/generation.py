@@ -1,0 +1,211 @@
+"""Generation speed: reference sampler vs a per-step cached PyTorch loop vs the fast generator.
+
+    .venv/bin/python benchmarks/generation.py            # full run (several minutes on 2 cores)
+    .venv/bin/python benchmarks/generation.py --quick    # shorter clips for the slow paths, extrapolated
+    taskset -c 1 .venv/bin/python benchmarks/generation.py --threads 1   # pin to one core
+
+For the shipped default model (``assets/models/notes``, or the ``default`` preset with random
+weights when it is not there) and the fixed reference config (20 layers, R32/G64/S128), prints
+samples/s of each path at batch 1 and 16 for 1 s and 4 s of audio, the ratios between them, the
+real-time factor (samples/s ÷ sample rate; at batch 16 it counts all streams), the time ratio
+4 s / 1 s, and the fast path's first-call compile time and cached start in fresh processes.
+
+Timing: "wall" is elapsed time; "cpu" divides by the process's CPU time, which is the figure
+to compare on a machine shared with other jobs (a starved process waits, it does not compute).
+PyTorch paths run on one thread; the fast path uses one thread at batch 1 and
+``fast.default_threads(16)`` (two) threads at batch 16.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from wavenet_core import fast  # noqa: E402
+from wavenet_core.conditioning import Controls, model_inputs  # noqa: E402
+from wavenet_core.generate import ModelInputs, reference_classes, sample_from_logits, stream_uniforms  # noqa: E402
+from wavenet_core.model import WaveNet, preset_config  # noqa: E402
+from wavenet_core.mulaw import SILENCE_CLASS  # noqa: E402
+
+
+# ---- the per-step cached PyTorch loop (as public implementations do it) ------------------------
+class TorchCachedLoop:
+    """Fast WaveNet in plain PyTorch: per-layer queues of past inputs, a few small ops per layer
+    per step (concatenate, linear, gate, two linears), conditioning computed up front."""
+
+    def __init__(self, model: WaveNet):
+        if model.context is not None:
+            raise ValueError("the PyTorch loop here does not run the context stack")
+        self.m = model
+        self.wd = [torch.cat([lay.dilated.weight[:, :, 0], lay.dilated.weight[:, :, 1]], 1).detach() for lay in model.layers]
+
+    @torch.no_grad()
+    def classes(self, inputs: ModelInputs, uniforms: np.ndarray, temperature: float) -> np.ndarray:
+        m, batch, n = self.m, uniforms.shape[0], uniforms.shape[1]
+        cond = m.conditioning(torch.zeros(batch, n, dtype=torch.long), inputs.instrument, inputs.global_cond,
+                              inputs.local_cond)
+        queues = [torch.zeros(batch, m.config.residual_channels, lay.dilation) for lay in m.layers]
+        x = torch.full((batch,), SILENCE_CLASS, dtype=torch.long)
+        out = np.empty((batch, n), dtype=np.int64)
+        for t in range(n):
+            h = m.embed(x)
+            skip = 0
+            for lay, wd, q in zip(m.layers, self.wd, queues):
+                slot = t % lay.dilation
+                a = F.linear(torch.cat([q[:, :, slot], h], 1), wd, lay.dilated.bias)
+                q[:, :, slot] = h
+                if lay.cond is not None:
+                    a = a + F.linear(cond[:, :, t], lay.cond.weight[:, :, 0])
+                f, g = a.chunk(2, 1)
+                z = torch.tanh(f) * torch.sigmoid(g)
+                skip = skip + F.linear(z, lay.skip.weight[:, :, 0], lay.skip.bias)
+                if lay.residual is not None:
+                    h = h + F.linear(z, lay.residual.weight[:, :, 0], lay.residual.bias)
+            a = F.relu(F.linear(F.relu(skip), m.head1.weight[:, :, 0], m.head1.bias))
+            logits = F.linear(a, m.head2.weight[:, :, 0], m.head2.bias)
+            x = torch.from_numpy(sample_from_logits(logits.numpy(), uniforms[:, t], temperature))
+            out[:, t] = x.numpy()
+        return out
+
+
+# ---- helpers -------------------------------------------------------------------------------
+def timed(fn):
+    w, c = time.perf_counter(), time.process_time()
+    out = fn()
+    return out, time.perf_counter() - w, time.process_time() - c
+
+
+def bench_models() -> list[tuple[str, WaveNet]]:
+    torch.manual_seed(0)
+    notes = ROOT / "assets" / "models" / "notes" / "model.safetensors"
+    if notes.is_file():
+        from wavenet_core.checkpoint import load_model
+        default = ("default (shipped notes model)", load_model(notes))
+    else:
+        default = ("default (preset, random weights)", WaveNet(preset_config("default", local_dim=6, n_instruments=6)))
+    return [default, ("reference (20 layers, R32/G64/S128)", WaveNet(preset_config("reference")))]
+
+
+def inputs_for(model: WaveNet, batch: int, n: int) -> ModelInputs:
+    cfg = model.config
+    controls = Controls(seconds=n / cfg.sample_rate, instrument=0 if cfg.n_instruments else None,
+                        pitch=60.0 if cfg.local_dim else None, loudness=-20.0 if cfg.local_dim else None)
+    inputs = model_inputs(controls, cfg)
+    inputs.n_samples = n
+    return inputs.expand(batch)
+
+
+def reference_rate(model: WaveNet, batch: int) -> tuple[float, float]:
+    """Samples/s (wall, cpu) of the reference sampler at its steady state, from the forward pass
+    over its full sliding window (what every step costs once t exceeds the window)."""
+    cfg = model.config
+    align = math.lcm(cfg.hop_length, cfg.context_hop if cfg.context_layers else 1)
+    window = cfg.receptive_field + 1 + 2 * cfg.hop_length * (len(cfg.upsample_scales) + 1) + align
+    if cfg.local_dim:
+        window += 2 * cfg.hop_length
+    inputs = inputs_for(model, batch, window)
+    x = torch.full((batch, window), SILENCE_CLASS, dtype=torch.long)
+    best_w = best_c = float("inf")
+    with torch.no_grad():
+        for _ in range(5):
+            _, w, c = timed(lambda: model(x, instrument=inputs.instrument, global_cond=inputs.global_cond,
+                                          local_cond=inputs.local_cond)[:, :, -1].numpy())
+            best_w, best_c = min(best_w, w), min(best_c, c)
+    # one short real run, so the figure is not only a forward pass
+    short = 64
+    _, w, _ = timed(lambda: reference_classes(model, inputs_for(model, batch, short), stream_uniforms(range(batch), short), 1.0))
+    return batch / best_w, batch / best_c
+
+
+def start_times() -> dict:
+    """First-call compile and cached start, each in a fresh Python process with its own numba cache."""
+    code = ("import time; t0 = time.perf_counter(); import wavenet_core.fast as f; t1 = time.perf_counter(); "
+            "w = f.warmup(); print(t1 - t0, w, time.perf_counter() - t0)")
+    out = {}
+    with tempfile.TemporaryDirectory() as cache:
+        env = {**os.environ, "NUMBA_CACHE_DIR": cache}
+        for label in ("first", "cached"):
+            start = time.perf_counter()
+            r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+            total = time.perf_counter() - start
+            imp, warm, _ = (float(v) for v in r.stdout.split())
+            out[label] = {"process_s": total, "import_s": imp, "kernel_ready_s": warm}
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--seconds", type=float, nargs="+", default=[1.0, 4.0])
+    ap.add_argument("--batches", type=int, nargs="+", default=[1, 16])
+    ap.add_argument("--quick", action="store_true", help="time the PyTorch loop on 0.25 s and extrapolate")
+    ap.add_argument("--threads", type=int, default=None, help="fast-path threads at batch > 1 (default: fast.default_threads)")
+    ap.add_argument("--json", default=None, help="also write the results to this JSON file")
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    affinity = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    print(f"cpus allowed {affinity}, load average {os.getloadavg()[0]:.1f}, torch threads 1")
+    starts = start_times()
+    print(f"fast path start, fresh process: first call (compile) {starts['first']['kernel_ready_s']:.1f} s kernel "
+          f"/ {starts['first']['process_s']:.1f} s process; cached {starts['cached']['kernel_ready_s']:.2f} s kernel "
+          f"/ {starts['cached']['process_s']:.1f} s process (incl. imports {starts['cached']['import_s']:.1f} s)")
+    fast.warmup()
+    results = {"starts": starts, "load_average": os.getloadavg()[0], "affinity": affinity, "models": {}}
+    header = f"{'model':38s} {'B':>3s} {'sec':>4s} {'path':10s} {'wall/s':>10s} {'cpu/s':>10s} {'x RT':>7s}  note"
+    for name, model in bench_models():
+        model.eval()
+        sr = model.config.sample_rate
+        print(f"\n{name}: {model.n_parameters:,} parameters, receptive field {model.receptive_field}")
+        print(header)
+        rows = []
+        torch_loop = TorchCachedLoop(model)
+        for batch in args.batches:
+            ref_w, ref_c = reference_rate(model, batch)
+            fast_times = {}
+            for seconds in args.seconds:
+                n = int(seconds * sr)
+                inputs, uniforms = inputs_for(model, batch, n), stream_uniforms(range(batch), n)
+                threads = 1 if batch == 1 else (args.threads or fast.default_threads(batch))
+                got, fw, fc = timed(lambda: fast.fast_classes(model, inputs, uniforms, 1.0, threads=threads))
+                fast_times[seconds] = fw
+                tn = n if not args.quick else min(n, int(0.25 * sr))
+                tcls, tw, tc = timed(lambda: torch_loop.classes(inputs_for(model, batch, tn), uniforms[:, :tn], 1.0))
+                agree = bool((tcls[:, :200] == got[:, :200]).all())
+                note_t = ("" if tn == n else f"timed on {tn / sr:.2f} s, extrapolated; ") + f"same samples as fast: {agree}"
+                row = {"batch": batch, "seconds": seconds,
+                       "reference": {"wall": ref_w, "cpu": ref_c},
+                       "torch_loop": {"wall": batch * tn / tw, "cpu": batch * tn / tc},
+                       "fast": {"wall": batch * n / fw, "cpu": batch * n / fc, "threads": threads}}
+                rows.append(row)
+                for path, note in (("reference", "steady-state window forward, extrapolated"), ("torch loop", note_t),
+                                   ("fast", f"{threads} thread(s)")):
+                    r = row[path.replace(" ", "_")]
+                    print(f"{name[:38]:38s} {batch:3d} {seconds:4.0f} {path:10s} {r['wall']:10,.0f} {r['cpu']:10,.0f} "
+                          f"{r['wall'] / sr:7.2f}  {note}")
+                f, t, rf = row["fast"], row["torch_loop"], row["reference"]
+                print(f"{'':38s} {'':3s} {'':4s} ratios     fast/torch {f['wall'] / t['wall']:.0f}x wall, "
+                      f"{f['cpu'] / t['cpu']:.0f}x cpu; fast/reference {f['wall'] / rf['wall']:,.0f}x wall")
+            if len(fast_times) > 1:
+                lo, hi = min(fast_times), max(fast_times)
+                print(f"{'':38s} {batch:3d}      fast {hi:.0f} s / {lo:.0f} s time ratio: "
+                      f"{fast_times[hi] / fast_times[lo]:.2f} (length ratio {hi / lo:.0f})")
+        results["models"][name] = rows
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+        print(f"\nwrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()
