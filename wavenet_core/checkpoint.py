@@ -74,15 +74,19 @@ def read_header(path: str | os.PathLike) -> dict:
         head = f.read(8)
         if len(head) < 8:
             raise CheckpointError(f"{path.name}: truncated or empty file ({size} bytes); re-download or re-save the model.")
-        if head[:2] == b"PK" or head[:1] == b"\x80":
+        (n,) = struct.unpack("<Q", head)
+        plausible = 2 <= n <= MAX_HEADER_BYTES and n + 8 <= size
+        first = f.read(1) if plausible else b""
+        # The pickle/zip magic is only a diagnosis for files that are not safetensors: a real header
+        # length can start with the same byte (any length of 128 + 256·k bytes begins with 0x80).
+        if first != b"{" and (head[:2] == b"PK" or head[:1] == b"\x80"):
             raise CheckpointError(f"{path.name}: this is a pickle/zip (torch.save) file, which can run code; "
                                   "only .safetensors checkpoints are accepted.")
-        (n,) = struct.unpack("<Q", head)
-        if n > MAX_HEADER_BYTES or n + 8 > size:
+        if not plausible:
             raise CheckpointError(f"{path.name}: not a valid safetensors file (header length {n} for a {size}-byte file); "
                                   "re-save it with wavenet_core.save_model.")
         try:
-            header = json.loads(f.read(n))
+            header = json.loads(first + f.read(n - 1))
         except (UnicodeDecodeError, json.JSONDecodeError):
             raise CheckpointError(f"{path.name}: corrupt safetensors header; re-save it with wavenet_core.save_model.") from None
     if not isinstance(header, dict):

@@ -203,23 +203,29 @@ def train(cfg: TrainConfig, resume: bool = False, log=print, progress: bool = Tr
     """
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
+    if rank != 0:
+        log = _quiet                   # one voice: rank 0 prints, logs and writes
+    if cfg.batch_size % world:
+        raise SystemExit(f"error: --batch-size {cfg.batch_size} does not split evenly over {world} processes; "
+                         f"use a multiple of {world} (each rank takes batch-size / world examples).")
+    out = Path(cfg.out)
+    if rank == 0:                      # before the process group: a bad --out fails in seconds, not at a timeout
+        check_writable(out, need_bytes=20_000_000)
     device = torch.device("cuda" if cfg.device == "auto" and torch.cuda.is_available() else
                           ("cpu" if cfg.device == "auto" else cfg.device))
     if world > 1:
         import torch.distributed as dist
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
         if device.type == "cuda":
             device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+            torch.cuda.set_device(device)
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    out = Path(cfg.out)
     torch.manual_seed(cfg.seed)
-    if rank == 0:
-        check_writable(out, need_bytes=20_000_000)
 
     probe_model = build_model(cfg, list(INSTRUMENTS) if cfg.data == "corpus" else [])
     hop = probe_model.config.hop_length
-    examples, instruments = load_examples(cfg, hop, log=log if rank == 0 else (lambda *_: None))
+    examples, instruments = load_examples(cfg, hop, log=log)
     torch.manual_seed(cfg.seed)
     model = build_model(cfg, instruments).to(device)
     n_inst = getattr(model.config, "n_instruments", 0)
@@ -266,9 +272,11 @@ def train(cfg: TrainConfig, resume: bool = False, log=print, progress: bool = Tr
             bar.update(1)
             bar.set_postfix(loss=f"{loss.item():.3f}")
         if done % cfg.val_every == 0 or done == last:
-            val_loss, val_acc = evaluate_loss(model, data, cfg, device)
+            # Under DDP each rank saw its slice: the log shows the whole global batch's loss.
+            train_loss, train_acc = _global_mean([loss.item(), acc.item()], world)
+            val_loss, val_acc = evaluate_loss(model, data, cfg, device, rank=rank, world=world)
             elapsed = elapsed_before + time.perf_counter() - t0
-            rows.append({"step": done, "train_loss": loss.item(), "train_acc": acc.item(), "val_loss": val_loss,
+            rows.append({"step": done, "train_loss": train_loss, "train_acc": train_acc, "val_loss": val_loss,
                          "val_acc": val_acc, "lr": lr_at(step, cfg), "samples_per_s": seen / (time.perf_counter() - t0),
                          "elapsed_s": elapsed})
             if rank == 0:
@@ -278,8 +286,12 @@ def train(cfg: TrainConfig, resume: bool = False, log=print, progress: bool = Tr
         if rank == 0 and (done % cfg.checkpoint_every == 0 or done == last):
             info = {"train_config": asdict(cfg), "step": done, "instruments": instruments,
                     "final": rows[-1] if rows else {}, "wall_time_s": elapsed_before + time.perf_counter() - t0}
-            save_model(model, out / "model.safetensors", training=info)
-            save_state(state_path, model, optimizer, done, cfg, instruments)
+            try:
+                save_model(model, out / "model.safetensors", training=info)
+                save_state(state_path, model, optimizer, done, cfg, instruments)
+            except OSError as e:    # the rename never happened: the previous checkpoint is intact
+                raise SystemExit(f"error: cannot write the step-{done} checkpoint in {out} ({e.strerror or e}); "
+                                 "the previous checkpoint is intact: free some space, then run again with --resume.") from None
     if bar is not None:
         bar.close()
     if world > 1:
@@ -289,15 +301,33 @@ def train(cfg: TrainConfig, resume: bool = False, log=print, progress: bool = Tr
 
 
 @torch.no_grad()
-def evaluate_loss(model, data: TrainingData, cfg: TrainConfig, device) -> tuple[float, float]:
+def evaluate_loss(model, data: TrainingData, cfg: TrainConfig, device, rank: int = 0, world: int = 1) -> tuple[float, float]:
+    """Mean loss and accuracy over ``cfg.val_batches`` fixed batches; under DDP each rank takes its slice."""
     model.eval()
     losses, accs = [], []
     for i in range(cfg.val_batches):
-        batch = {k: v.to(device) for k, v in data.batch(cfg.seed, i, cfg.batch_size, split="val", dropout=False).items()}
-        loss, acc = LossModule(model)(batch)
+        batch = data.batch(cfg.seed, i, cfg.batch_size, split="val", dropout=False, rank=rank, world=world)
+        loss, acc = LossModule(model)({k: v.to(device) for k, v in batch.items()})
         losses.append(float(loss))
         accs.append(float(acc))
-    return float(np.mean(losses)), float(np.mean(accs))
+    val_loss, val_acc = _global_mean([float(np.mean(losses)), float(np.mean(accs))], world)
+    return val_loss, val_acc
+
+
+def _global_mean(values: list[float], world: int) -> list[float]:
+    """Average per-rank scalars over all ranks (equal slices: the mean over the global batch)."""
+    if world == 1:
+        return values
+    import torch.distributed as dist
+    t = torch.tensor(values, dtype=torch.float64)
+    if dist.get_backend() == "nccl":
+        t = t.cuda()
+    dist.all_reduce(t)
+    return (t / world).tolist()
+
+
+def _quiet(*_args, **_kwargs) -> None:
+    pass
 
 
 def _read_log(path: Path, upto: int) -> list[dict]:
