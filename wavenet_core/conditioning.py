@@ -458,10 +458,13 @@ def _amp_to_db(amp: np.ndarray) -> np.ndarray:
 
 def _load_contours(path, sample_rate: int, hop_length: int, seconds: float | None) -> tuple[np.ndarray, np.ndarray, int]:
     """A recording → (f0 Hz per frame, loudness dB per frame, n_samples)."""
-    from .audio_io import load_audio
+    from .audio_io import AudioError, load_audio
     from .descriptors import f0_contour, frame_loudness_db
 
     audio = load_audio(path, sample_rate, max_seconds=seconds or MAX_CONTROL_SECONDS, truncate=seconds is not None)
+    if np.max(np.abs(audio)) < 10 ** (FLOOR_DB / 20):      # nothing to follow: say so rather than make silence
+        raise AudioError(f"{Path(path).name}: the recording is silent (peak below {FLOOR_DB:.0f} dB), so there is no "
+                         "pitch or loudness to follow; use a recording with sound in it.")
     return f0_contour(audio, sample_rate, hop_length), frame_loudness_db(audio, hop_length), len(audio)
 
 
