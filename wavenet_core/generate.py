@@ -23,6 +23,8 @@ from .mulaw import SILENCE_CLASS, mu_law_decode
 
 ProgressFn = Callable[[int, int], None]
 MAX_SECONDS = 30.0
+MAX_BATCH = 1024                 # streams per call
+MAX_BATCH_SAMPLES = 2 ** 26      # samples per call over all streams (~1 GB of working arrays)
 
 
 class Cancelled(RuntimeError):
@@ -127,10 +129,15 @@ def generate(model: WaveNet, inputs: ModelInputs, *, temperature: float = 1.0, s
     """
     seeds = [int(s) for s in seed] if isinstance(seed, (list, tuple, np.ndarray)) else None
     batch = batch or (len(seeds) if seeds else inputs.batch)
+    if not 1 <= batch <= MAX_BATCH:          # before any per-stream allocation: --batch 10**8 must not hang
+        raise ValueError(f"Batch must be between 1 and {MAX_BATCH} streams; got {batch}.")
     seeds = seeds or [int(seed) + b for b in range(batch)]
     if len(seeds) != batch:
         raise ValueError(f"Got {len(seeds)} seeds for {batch} streams.")
     check_generation_args(inputs.n_samples, temperature, seeds, model.config.sample_rate)
+    if batch * inputs.n_samples > MAX_BATCH_SAMPLES:
+        raise ValueError(f"{batch} streams of {inputs.n_samples / model.config.sample_rate:g} s is more audio than one call "
+                         f"makes ({MAX_BATCH_SAMPLES:,} samples); use a smaller batch or shorter clips.")
     inputs = inputs.expand(batch)
     uniforms = stream_uniforms(seeds, inputs.n_samples)
     model.eval()
