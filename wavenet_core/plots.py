@@ -376,3 +376,78 @@ def spectrogram_grid_figure(clips: list[np.ndarray], sample_rate: int, titles: l
     if suptitle:
         fig.suptitle(suptitle, fontsize=10)
     return fig
+
+
+# ---- sampling: candidates against the target box ------------------------------------------------
+def candidate_scatter_figure(result, x: str = "pitch", y: str = "brightness") -> Figure:
+    """Every candidate of a sampling run (``sampling.SamplingResult`` or its ``to_dict()``) as a point
+    (x, y) of two measured properties, with the target box of those properties shaded and the
+    accepted candidates highlighted; picks that miss the targets are ringed. Candidates stopped
+    early are drawn as crosses at their prefix's values (they have no pitch); candidates with no
+    value on an axis are counted in the legend."""
+    import math
+
+    from matplotlib.patches import Rectangle
+
+    d = result.to_dict() if hasattr(result, "to_dict") else result
+    cands = d.get("candidates", [])
+
+    def value(c: dict, name: str):
+        if name in ("novelty", "timbre"):
+            return c.get(name)
+        return (c.get("descriptors") or {}).get(name)
+
+    groups = {"accepted": ([], [], dict(s=46, color="#2ca02c", edgecolor="black", linewidths=0.6, zorder=4)),
+              "rejected": ([], [], dict(s=22, color="#9a9a9a", zorder=3)),
+              "early_rejected": ([], [], dict(s=24, color="#d62728", marker="x", zorder=3)),
+              "unfinished": ([], [], dict(s=18, color="#c5b0d5", marker=".", zorder=2))}
+    rings: tuple[list, list] = ([], [])
+    missing = 0
+    for c in cands:
+        vx, vy = value(c, x), value(c, y)
+        if not isinstance(vx, (int, float)) or not isinstance(vy, (int, float)):
+            missing += 1
+            continue
+        xs, ys, _ = groups.get(c.get("status"), groups["rejected"])
+        xs.append(vx)
+        ys.append(vy)
+        if c.get("picked") and not c.get("meets_targets"):
+            rings[0].append(vx)
+            rings[1].append(vy)
+    fig = Figure(figsize=(6.4, 4.4), layout="constrained")
+    ax = fig.subplots()
+    for status, (xs, ys, style) in groups.items():
+        if xs:
+            ax.scatter(xs, ys, label=f"{status.replace('_', ' ')} ({len(xs)})", **style)
+    if rings[0]:
+        ax.scatter(*rings, s=120, facecolors="none", edgecolors="#ff7f0e", linewidths=1.5, zorder=5,
+                   label=f"closest, misses targets ({len(rings[0])})")
+    ranges = {t["name"]: (t.get("low"), t.get("high")) for t in d.get("targets", []) if "label" not in t}
+    if x in ranges or y in ranges:
+        ax.autoscale_view()
+        x0, x1 = ax.get_xlim()
+        y0, y1 = ax.get_ylim()
+
+        def span(name, a, b):
+            lo, hi = ranges.get(name, (None, None))
+            lo = a if lo is None else lo
+            hi = b if hi is None else hi
+            return lo, hi
+        (bx0, bx1), (by0, by1) = span(x, x0, x1), span(y, y0, y1)
+        if all(math.isfinite(v) for v in (bx0, bx1, by0, by1)):
+            ax.add_patch(Rectangle((bx0, by0), bx1 - bx0, by1 - by0, facecolor="#2ca02c", alpha=0.12,
+                                   edgecolor="#2ca02c", lw=1.2, ls="--", zorder=1, label="target box"))
+            ax.set_xlim(min(x0, bx0 - 0.05 * (bx1 - bx0)), max(x1, bx1 + 0.05 * (bx1 - bx0)))
+            ax.set_ylim(min(y0, by0 - 0.05 * (by1 - by0)), max(y1, by1 + 0.05 * (by1 - by0)))
+    if missing:
+        ax.scatter([], [], color="none", label=f"no {x}/{y} value ({missing})")
+    ax.set_xlabel(x.replace("_", " "))
+    ax.set_ylabel(y.replace("_", " "))
+    n, acc = d.get("candidates_generated", len(cands)), d.get("accepted", 0)
+    rate, saved = d.get("acceptance_rate", 0.0) or 0.0, d.get("saved_fraction", 0.0) or 0.0
+    ax.set_title(f"{n} candidates, {acc} accepted ({100 * rate:.0f} %); early rejection saved {100 * saved:.0f} %",
+                 fontsize=10)
+    ax.grid(alpha=0.3)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8, loc="best")
+    return fig
