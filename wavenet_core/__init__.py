@@ -13,3 +13,5 @@ __all__ = [
     "list_models", "generate", "ModelInputs", "Controls", "model_inputs", "Cancelled", "load_audio", "write_wav",
     "AudioError", "CheckpointError",
 ]
+from .sampling import RejectionSampler, SamplingResult, compare_control_methods, parse_target, rejection_sample  # noqa: E402
+__all__ += ["RejectionSampler", "SamplingResult", "compare_control_methods", "parse_target", "rejection_sample"]
