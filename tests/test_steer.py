@@ -1,0 +1,166 @@
+"""Steering a latent toward descriptor targets (wavenet_core.steering, `wavenet steer`)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from wavenet_core import load_model
+from wavenet_core.autoencoder import decode, encode
+from wavenet_core.cli import main as cli_main
+from wavenet_core.data.corpus import NoteCorpus
+from wavenet_core.descriptors import describe
+from wavenet_core.sampling import parse_target
+from wavenet_core.steering import steer
+
+SR = 16000
+
+
+@pytest.fixture(scope="module")
+def ae_path(tmp_path_factory) -> Path:
+    """A `tiny` autoencoder trained for 80 steps on a 12-clip corpus (as in test_autoencoder; PCA fitted)."""
+    from wavenet_core.train import TrainConfig, train
+    out = tmp_path_factory.mktemp("steer_ae")
+    cfg = TrainConfig(out=str(out), model_type="autoencoder", preset="tiny", steps=80, batch_size=4, segment=2048,
+                      corpus_size=12, corpus_seconds=1.0, val_every=80, val_batches=1, checkpoint_every=80, lr=1e-2,
+                      warmup=5, seed=0, threads=1)
+    threads = torch.get_num_threads()
+    try:
+        train(cfg, log=lambda *a: None, progress=False)
+    finally:
+        torch.set_num_threads(threads)
+    return out / "model.safetensors"
+
+
+@pytest.fixture(scope="module")
+def ae(ae_path):
+    return load_model(ae_path)
+
+
+@pytest.fixture(scope="module")
+def clip():
+    """A held-out corpus clip (another seed than training), 0.5 s."""
+    return next(iter(NoteCorpus(sample_rate=SR, hop_length=256, seed=4242, size=2, seconds=0.5))).audio
+
+
+@pytest.fixture(scope="module")
+def start(ae, clip):
+    """The start latent and the descriptors of its decoded audio (seed 0), measured here."""
+    z = encode(ae, clip)
+    return z, describe(decode(ae, z, seed=0), SR, pitch=False)
+
+
+def _gap(t, d):
+    return t.gap(d[t.name])
+
+
+def test_steering_moves_toward_every_target(ae, start):
+    z, d0 = start
+    targets = [parse_target(f"brightness={d0['brightness'] + 300:.0f}..{d0['brightness'] + 1300:.0f}"),
+               parse_target(f"loudness={d0['loudness'] - 12:.1f}..{d0['loudness'] - 6:.1f}")]
+    r = steer(ae, z, targets, budget=25, seed=0)
+    assert r.decodes <= 25
+    # the start is measured from the start latent's own decode, as here
+    assert r.start_descriptors["brightness"] == pytest.approx(d0["brightness"], rel=1e-6)
+    # measured from the decoded audio, not a proxy: re-decoding the final latent gives the same audio and values
+    again = decode(ae, r.latent, seed=0)
+    assert np.array_equal(again, r.audio)
+    measured = describe(again, SR, pitch=False)
+    for t in targets:
+        assert measured[t.name] == pytest.approx(r.descriptors[t.name], rel=1e-6)
+        assert _gap(t, measured) < _gap(t, r.start_descriptors), f"{t} did not move closer"
+    assert r.distance < r.start_distance
+    assert r.latent_distance > 0 and not np.array_equal(r.latent, z)
+    # the path: one entry per generation, best-so-far never gets worse in score, decodes grow
+    assert r.path[0].step == 0 and r.path[0].latent_distance == 0 and r.path[0].decodes == 1
+    assert [s.decodes for s in r.path] == sorted(s.decodes for s in r.path)
+    assert r.path[-1].distance == r.distance and r.path[-1].latent_distance == pytest.approx(r.latent_distance)
+    report = json.loads(r.to_json())
+    assert report["met"] == r.met and report["decodes"] == r.decodes and len(report["path"]) == len(r.path)
+
+
+def test_budget_limits_hold(ae, start):
+    z, d0 = start
+    target = [f"brightness={d0['brightness'] + 3000:.0f}.."]
+    for budget, population in [(2, 8), (5, 3), (12, 8)]:
+        r = steer(ae, z, target, budget=budget, population=population, seed=1)
+        assert r.decodes <= budget
+        assert all(s.decodes <= budget for s in r.path)
+        assert len(r.candidates) == r.decodes
+        if not r.met:
+            assert r.decodes == budget and r.stopped == "budget"
+    with pytest.raises(ValueError, match="at least 2 decodes"):
+        steer(ae, z, target, budget=1)
+
+
+def test_same_seed_same_result(ae, start):
+    z, d0 = start
+    target = [f"brightness={d0['brightness'] + 500:.0f}..{d0['brightness'] + 1500:.0f}", "noisiness=0..0.2"]
+    a = steer(ae, z, target, budget=10, population=4, seed=7)
+    b = steer(ae, z, target, budget=10, population=4, seed=7)
+    assert np.array_equal(a.latent, b.latent) and np.array_equal(a.audio, b.audio)
+    assert a.candidates == b.candidates
+    assert [s.to_dict() for s in a.path] == [s.to_dict() for s in b.path]
+    c = steer(ae, z, target, budget=10, population=4, seed=8)
+    assert c.candidates != a.candidates
+
+
+def test_impossible_target_returns_closest(ae, start):
+    z, _ = start
+    r = steer(ae, z, ["brightness=7800..7990"], budget=9, seed=0)   # a centroid at Nyquist: no audio gets there
+    assert not r.met and r.closest and r.distance > 0
+    assert r.distance <= r.start_distance
+    assert r.stopped == "budget" and r.decodes == 9
+    assert r.failed and "brightness" in r.failed[0]
+    report = json.loads(r.to_json())
+    assert report["met"] is False and report["closest"] is True and report["distance"] > 0
+
+
+def test_cancel_returns_best_so_far(ae, start):
+    z, d0 = start
+    calls = []
+    r = steer(ae, z, [f"brightness={d0['brightness'] + 3000:.0f}.."], budget=30, population=4, seed=0,
+              progress=lambda used, budget: calls.append((used, budget)),
+              cancel=lambda: len(calls) >= 2)
+    assert r.stopped == "cancelled" and r.decodes == 5
+    assert calls == [(1, 30), (5, 30)]
+
+
+def test_cli_end_to_end(ae_path, ae, clip, start, tmp_path, capsys):
+    _, d0 = start
+    wav = tmp_path / "in.wav"
+    sf.write(wav, clip, SR, subtype="PCM_16")
+    out = tmp_path / "out.wav"
+    target = f"brightness={d0['brightness'] + 300:.0f}..{d0['brightness'] + 1300:.0f}"
+    assert cli_main(["steer", str(wav), "--model", str(ae_path), "--target", target, "--target", "noisiness=0..0.3",
+                     "--budget", "9", "--seed", "3", "--out", str(out)]) == 0
+    audio, sr = sf.read(out)
+    report = json.loads((tmp_path / "out.json").read_text())
+    assert sr == SR and len(audio) == report["frames"] * ae.config.hop_length
+    assert report["decodes"] <= 9 and report["seed"] == 3 and report["path"][0]["decodes"] == 1
+    assert [t["text"] for t in report["targets"]] == [str(parse_target(target)), "noisiness=0..0.3"]
+    assert isinstance(report["met"], bool) and report["distance"] >= 0
+    custom = tmp_path / "r" / "report.json"
+    assert cli_main(["steer", str(wav), "--model", str(ae_path), "--target", target, "--budget", "3",
+                     "--seconds", "60", "--out", str(tmp_path / "o2.wav"), "--report", str(custom)]) == 0
+    assert json.loads(custom.read_text())["decodes"] <= 3
+
+    # user mistakes: one-line errors, exit status 2, nothing written
+    capsys.readouterr()
+    bad = [["--target", "loudness=50..60"], ["--target", "timbre=bell"], ["--target", "brightness"],
+           ["--target", "sparkle=1..2"], []]
+    for extra in bad:
+        assert cli_main(["steer", str(wav), "--model", str(ae_path), "--out", str(tmp_path / "x.wav"), *extra]) == 2
+    assert cli_main(["steer", str(tmp_path / "missing.wav"), "--model", str(ae_path), "--target", target,
+                     "--out", str(tmp_path / "x.wav")]) == 2
+    assert cli_main(["steer", str(wav), "--model", str(ae_path), "--target", target, "--budget", "1",
+                     "--out", str(tmp_path / "x.wav")]) == 2
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(lines) == 7, err
+    assert "can never be met" in err and "steering cannot measure timbre" in err and "missing.wav" in err
+    assert not (tmp_path / "x.wav").exists()
