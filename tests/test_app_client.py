@@ -19,6 +19,8 @@ from gradio_client.utils import Status  # noqa: E402
 from wavenet_core import Controls, load_model, model_inputs  # noqa: E402
 
 SR = 16000
+# Gradio's own queue code trips pandas deprecation warnings; they are not ours to fix.
+pytestmark = pytest.mark.filterwarnings("ignore::Warning:gradio.queueing")
 
 # Every value the /generate endpoint takes, in order (see wavenet_core/studio.py).
 VALID = dict(model_name="tiny", instrument="saw", mix={}, pitch_mode="note", pitch=60, melody="", tempo=120,
@@ -28,18 +30,33 @@ VALID = dict(model_name="tiny", instrument="saw", mix={}, pitch_mode="note", pit
 
 
 @pytest.fixture(scope="module")
-def model_dir(request, tmp_path_factory) -> Path:
-    """An installed-models folder with the tiny model (weights, training log, card) under two names.
+def ae_run(tmp_path_factory) -> Path:
+    """A `tiny` autoencoder trained for a few steps (the app's plumbing is tested, not its quality)."""
+    if os.environ.get("STUDIO_TEST_AE_RUN"):
+        return Path(os.environ["STUDIO_TEST_AE_RUN"])
+    from wavenet_core.train import TrainConfig, train
+    out = tmp_path_factory.mktemp("ae_run")
+    train(TrainConfig(out=str(out), model_type="autoencoder", preset="tiny", steps=20, batch_size=4, segment=2048,
+                      corpus_size=12, corpus_seconds=1.0, val_every=20, val_batches=1, checkpoint_every=20, lr=1e-2,
+                      warmup=5, seed=0), log=lambda *a: None, progress=False)
+    return out
 
-    $STUDIO_TEST_RUN may name an already trained tiny run folder, to skip training when iterating locally.
+
+@pytest.fixture(scope="module")
+def model_dir(request, ae_run, tmp_path_factory) -> Path:
+    """An installed-models folder: the tiny WaveNet (weights, training log, card) under two names and a
+    tiny autoencoder.
+
+    $STUDIO_TEST_RUN / $STUDIO_TEST_AE_RUN may name already trained run folders, to skip training when
+    iterating locally.
     """
     tiny_run = Path(os.environ.get("STUDIO_TEST_RUN") or request.getfixturevalue("tiny_run"))
     root = tmp_path_factory.mktemp("models")
-    for name in ("tiny", "tiny-b"):
+    for name, run in (("tiny", tiny_run), ("tiny-b", tiny_run), ("tiny-ae", ae_run)):
         d = root / name
         d.mkdir()
-        shutil.copy(tiny_run / "model.safetensors", d / "model.safetensors")
-        shutil.copy(tiny_run / "log.csv", d / "log.csv")
+        shutil.copy(run / "model.safetensors", d / "model.safetensors")
+        shutil.copy(run / "log.csv", d / "log.csv")
         (d / "card.md").write_text(f"# {name}\nA tiny test model.\n")
     return root
 
@@ -91,7 +108,8 @@ def check_result(result, n_samples: int) -> np.ndarray:
 def test_every_event_is_named(app):
     demo, _ = app
     names = {fn.api_name for fn in demo.fns.values() if not fn.is_cancel_function}
-    assert {"generate", "stop", "new_seed", "select_model", "list_models", "update_mix"} <= names
+    assert {"generate", "stop", "new_seed", "select_model", "list_models", "update_mix", "model_info", "reconstruct",
+            "decode", "stop_autoencoder"} <= names
     assert all(n and n != "unnamed" for n in names)
     gen = next(fn for fn in demo.fns.values() if fn.api_name == "generate")
     assert gen.concurrency_limit == 2 and gen.concurrency_id == "generation"
@@ -236,15 +254,22 @@ def test_model_page_and_picker(client):
     result = client.predict("tiny-b", api_name="/select_model")
     instrument, mix, mix_text = result[:3]
     assert instrument["choices"][0][0] == "pluck" and mix == {}
-    summary, rf_plot, curves, card = result[-4:]
+    assert result[-1]["value"] == "tiny-b"                 # the Model tab follows the picker
+    summary, rf_plot, curves, card = client.predict("tiny-b", api_name="/model_info")
     assert "### tiny-b" in summary and "receptive field | 16 samples = 1.0 ms at 16000 Hz" in summary
     assert "dilations | 1, 2, 4, 8" in summary and "11,828 parameters" in summary
     assert rf_plot["plot"].startswith("data:image/png") and curves["plot"].startswith("data:image/png")
     assert "A tiny test model." in card
+    summary = client.predict("tiny-ae", api_name="/model_info")[0]
+    assert "autoencoder" in summary and "| encoder | log-STFT" in summary
     with pytest.raises(AppError, match="not in the list of choices"):
         client.predict("/etc/passwd", api_name="/select_model")
-    listed = client.predict("tiny", api_name="/list_models")
-    assert [c[0] for c in listed["choices"]] == ["tiny", "tiny-b"] and listed["value"] == "tiny"
+    with pytest.raises(AppError, match="not in the list of choices"):
+        client.predict("tiny-ae", api_name="/select_model")          # the top picker lists WaveNets only
+    wavenets, autoencoders, everything = client.predict("tiny", "tiny-ae", "tiny", api_name="/list_models")
+    assert [c[0] for c in wavenets["choices"]] == ["tiny", "tiny-b"] and wavenets["value"] == "tiny"
+    assert [c[0] for c in autoencoders["choices"]] == ["tiny-ae"]
+    assert [c[0] for c in everything["choices"]] == ["tiny", "tiny-ae", "tiny-b"]
 
 
 def test_no_models_installed(tmp_path):
@@ -260,3 +285,46 @@ def test_models_are_loaded_once(app):
     demo, _ = app
     shelf = demo.studio.shelf
     assert shelf.get("tiny") is shelf.get("tiny")
+
+
+# ---- Autoencoder tab --------------------------------------------------------------------------
+def _example(i: int = 0) -> str:
+    from wavenet_core.studio import corpus_examples
+    return list(corpus_examples(SR))[i]
+
+
+def check_ae_result(result, n_samples: int) -> np.ndarray:
+    original, latent = result[:2]
+    assert read_audio(original)[0].size > 0
+    assert latent["plot"].startswith("data:image/png")
+    return check_result(result[2:], n_samples)
+
+
+def test_autoencoder_reconstruct_and_edit(client):
+    hop = 256                                           # the tiny autoencoder's latent hop
+    n = -(-SR // hop) * hop                             # a 1 s example decodes to whole latent frames
+    plain = check_ae_result(client.predict("tiny-ae", _example(0), None, 1.0, 0, api_name="/reconstruct"), n)
+    result = client.predict("tiny-ae", _example(0), None, _example(3), None, 0.5, 1.5, 0, 0, 0, 2, 1.0, 0,
+                            api_name="/decode")
+    edited = check_ae_result(result, n)
+    assert not np.array_equal(plain, edited)            # the code was changed, so was the sound
+    edits = result[-1]["edits"]
+    assert edits == {"directions": {"1": 1.5}, "pitch_shift": 2, "morph": "B0.5"}
+
+
+def test_autoencoder_upload_and_bad_input(client, tmp_path):
+    wav = tmp_path / "clip.wav"
+    t = np.arange(int(0.5 * 22050)) / 22050
+    sf.write(wav, 0.4 * np.sin(2 * np.pi * 330 * t), 22050)
+    check_ae_result(client.predict("tiny-ae", "my upload / recording", handle_file(str(wav)), 1.0, 0,
+                                   api_name="/reconstruct"), -(-SR // 2 // 256) * 256)
+    with pytest.raises(AppError, match="Upload a clip A first"):
+        client.predict("tiny-ae", "my upload / recording", None, 1.0, 0, api_name="/reconstruct")
+    with pytest.raises(AppError, match="not in the list of choices"):
+        client.predict("tiny", _example(0), None, 1.0, 0, api_name="/reconstruct")
+    long = tmp_path / "long.wav"
+    sf.write(long, np.zeros(SR * 12, dtype=np.int16), SR)
+    with pytest.raises(AppError, match="12 s long, over the 10 s limit"):
+        client.predict("tiny-ae", "my upload / recording", handle_file(str(long)), 1.0, 0, api_name="/reconstruct")
+    with pytest.raises(AppError, match="α must be between 0 and 1|greater than maximum value 1"):
+        client.predict("tiny-ae", _example(0), None, _example(1), None, 3, 0, 0, 0, 0, 0, 1.0, 0, api_name="/decode")

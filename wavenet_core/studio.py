@@ -19,6 +19,7 @@ import argparse
 import csv
 import dataclasses
 import functools
+import importlib.util
 import logging
 import math
 import os
@@ -40,7 +41,7 @@ import numpy as np  # noqa: E402
 
 from . import Cancelled, CheckpointError, Controls, generate, list_models, load_model, model_inputs  # noqa: E402
 from .audio_io import AudioError, atomic_write_bytes, to_int16  # noqa: E402
-from .checkpoint import resolve_path  # noqa: E402
+from .checkpoint import read_header, resolve_path  # noqa: E402
 from .plots import (receptive_field_figure, spectrogram_overview_figure, training_curves_figure,  # noqa: E402
                     waveform_overview_figure)
 
@@ -125,22 +126,48 @@ class ModelShelf:
         self.model_dir = str(model_dir) if model_dir else None
         self.keep = keep
         self._cache: OrderedDict = OrderedDict()
+        self._kinds: dict = {}
         self._lock = threading.Lock()
 
-    def names(self) -> list[str]:
-        return list_models(self.model_dir)
+    def kind_of(self, name: str) -> str:
+        """'wavenet' or 'autoencoder', read from the checkpoint header (no weights are loaded)."""
+        path = resolve_path(name, self.model_dir)
+        key = (str(path), path.stat().st_mtime_ns)
+        if key not in self._kinds:
+            meta = read_header(path).get("__metadata__") or {}
+            self._kinds[key] = meta.get("kind", "wavenet")
+        return self._kinds[key]
 
-    def default(self) -> str | None:
-        names = self.names()
-        return "notes" if "notes" in names else (names[0] if names else None)
+    def names(self, kind: str | None = None) -> list[str]:
+        """Installed model names (of one kind); unreadable checkpoints are left out of kind lists."""
+        names = list_models(self.model_dir)
+        if kind is None:
+            return names
+        out = []
+        for n in names:
+            try:
+                if self.kind_of(n) == kind:
+                    out.append(n)
+            except (CheckpointError, OSError, ValueError):
+                log.warning("skipping unreadable checkpoint %s", n)
+        return out
 
-    def get(self, name):
-        """The model called ``name``; only names listed by ``names()`` are accepted (never a path)."""
+    def default(self, kind: str | None = "wavenet") -> str | None:
+        names = self.names(kind)
+        preferred = "autoencoder" if kind == "autoencoder" else "notes"
+        return preferred if preferred in names else (names[0] if names else None)
+
+    def get(self, name, kind: str | None = None):
+        """The model called ``name``; only installed names are accepted (never a path)."""
         names = self.names()
         if not names:
             raise ValueError("No models are installed; train one with `wavenet train --out assets/models/NAME`.")
         if not isinstance(name, str) or name not in names:
             raise ValueError(f"Choose a model from the list ({', '.join(names)}); {str(name)[:40]!r} is not installed.")
+        if kind is not None and self.kind_of(name) != kind:
+            what = "a WaveNet" if kind == "wavenet" else "an autoencoder"
+            raise ValueError(f"{name!r} is {'an autoencoder' if kind == 'wavenet' else 'a WaveNet'} model; "
+                             f"this needs {what} model.")
         path = resolve_path(name, self.model_dir)
         key = (name, str(path), path.stat().st_mtime_ns)   # a retrained checkpoint is picked up
         with self._lock:
@@ -375,23 +402,26 @@ class Studio:
             log.info("warm-up skipped: %s", _one_line(e))
 
     def wavenet(self, name):
-        model = self.shelf.get(name)
-        if _kind(model) != "wavenet":
-            raise ValueError(f"{name!r} is an {_kind(model)} model; pick a WaveNet model for this tab.")
-        return model
+        return self.shelf.get(name, kind="wavenet")
 
-    def run_generation(self, model, inputs, *, temperature: float, seed: int, request, progress,
-                       label: str = "Generating", batch: int | None = None) -> tuple[np.ndarray, float]:
-        """generate() with the session's stop flag and the page's progress bar; returns (audio, seconds)."""
+    def stoppable(self, fn: Callable, *, request, progress, label: str = "Generating"):
+        """Run ``fn(progress=..., cancel=...)`` with the session's stop flag and the page's progress
+        bar; returns (fn's result, seconds it took)."""
         session = _session(request)
         flag = self.stops.start(session)
         t0 = time.perf_counter()
         try:
-            audio = generate(model, inputs, temperature=temperature, seed=seed, batch=batch, method=self.method(),
-                             progress=_progress_callback(progress, label), cancel=flag.is_set)
+            out = fn(progress=_progress_callback(progress, label), cancel=flag.is_set)
         finally:
             self.stops.finish(session, flag)
-        return audio, time.perf_counter() - t0
+        return out, time.perf_counter() - t0
+
+    def run_generation(self, model, inputs, *, temperature: float, seed: int, request, progress,
+                       label: str = "Generating", batch: int | None = None) -> tuple[np.ndarray, float]:
+        """generate() with the session's stop flag and the page's progress bar; returns (audio, seconds)."""
+        return self.stoppable(lambda **kw: generate(model, inputs, temperature=temperature, seed=seed, batch=batch,
+                                                    method=self.method(), **kw),
+                              request=request, progress=progress, label=label)
 
 
 # ---- uploads ----------------------------------------------------------------------------------
@@ -733,6 +763,190 @@ def json_safe(value):
     return str(value)
 
 
+# ---- Autoencoder tab --------------------------------------------------------------------------
+UPLOAD = "my upload / recording"
+NO_CLIP = "none (no morph)"
+N_DIRECTIONS = 4                       # principal-direction sliders shown
+
+
+@functools.lru_cache(maxsize=4)
+def corpus_examples(sample_rate: int, size: int = 12) -> dict[str, np.ndarray]:
+    """A few clips of the built-in corpus (another seed than training), named for the menu."""
+    from .data.corpus import NoteCorpus
+    out = {}
+    for e in NoteCorpus(sample_rate=sample_rate, hop_length=160, seed=7, size=size, seconds=1.0):
+        kind, _, inst = e.name.split("-", 2)
+        voiced = e.f0[e.f0 > 0]
+        where = note_name(float(np.median(69 + 12 * np.log2(voiced / 440.0)))).split()[0] if len(voiced) else ""
+        out[f"{inst} {kind} {where} (#{len(out) + 1})".replace("  ", " ")] = e.audio.astype(np.float32)
+    return out
+
+
+def _clip(choice, upload, sample_rate: int, what: str, max_seconds: float) -> np.ndarray:
+    """A menu choice or an upload → mono float32 at the model's rate."""
+    from .audio_io import load_audio
+    if choice == UPLOAD or (choice in (None, "") and upload):
+        path = checked_upload(upload, what, max_seconds=max_seconds)
+        return load_audio(path, sample_rate, max_seconds=max_seconds)
+    examples = corpus_examples(sample_rate)
+    if choice not in examples:
+        raise ValueError(f"Unknown example {str(choice)[:40]!r} for the {what}; pick one from the list or upload a clip.")
+    return examples[choice]
+
+
+def _ae_details(ae_module, model) -> tuple[list[str], bool]:
+    """(labels of the principal-direction sliders, whether the pitch probe can shift pitch)."""
+    try:
+        _, _, std = ae_module.principal_directions(model)
+        share = std ** 2 / max(float((std ** 2).sum()), 1e-12)
+        labels = [f"direction {k + 1} ({100 * share[k]:.0f} % of variance)" for k in range(min(N_DIRECTIONS, len(std)))]
+    except ValueError:
+        labels = []
+    pitch = getattr(model.config, "pitch_weight", 0) > 0 and hasattr(model, "pitch_head")
+    return labels, pitch
+
+
+def _autoencoder_tab(studio: Studio, model_dd: gr.Dropdown, initial) -> dict:
+    from . import autoencoder as ae_module
+    names = studio.shelf.names("autoencoder")
+    default = studio.shelf.default("autoencoder")
+    labels, has_pitch = [], False
+    sr = 16000
+    if default:
+        try:
+            m = studio.shelf.get(default, kind="autoencoder")
+            labels, has_pitch = _ae_details(ae_module, m)
+            sr = m.config.sample_rate
+        except (CheckpointError, ValueError) as e:
+            log.warning("cannot load %s: %s", default, e)
+    examples = list(corpus_examples(sr))
+    gr.Markdown("Encode a clip into a compact code (the latent: a few numbers per ~30 ms), change the code, "
+                "and let the WaveNet decoder turn it back into sound.")
+    with gr.Row():
+        with gr.Column(scale=1, min_width=340):
+            ae_dd = gr.Dropdown(names, value=default, label="Autoencoder model", elem_id="ae-picker",
+                                info="Autoencoders installed on this server." if names else
+                                "None installed: train one with `wavenet train --model-type autoencoder`.")
+            clip_a = gr.Dropdown([*examples, UPLOAD], value=examples[0] if examples else UPLOAD, label="Clip A",
+                                 elem_id="clip-a", info="A corpus example, or your own clip (upload or record below).")
+            upload_a = gr.Audio(label=f"Your clip A (up to {studio.max_seconds:.0f} s)", type="filepath",
+                                sources=["upload", "microphone"])
+            with gr.Row():
+                reconstruct_btn = gr.Button("Reconstruct A", elem_id="reconstruct")
+            with gr.Accordion("Edit the code", open=True):
+                pcs = [gr.Slider(-3, 3, value=0, step=0.1, label=labels[k] if k < len(labels) else f"direction {k + 1}",
+                                 visible=k < len(labels), elem_id=f"pc-{k + 1}",
+                                 info="Move every frame along this direction, in corpus standard deviations." if k == 0 else None)
+                       for k in range(N_DIRECTIONS)]
+                shift = gr.Slider(-12, 12, value=0, step=1, label="Pitch shift through the code (semitones)",
+                                  visible=has_pitch, elem_id="ae-shift")
+            with gr.Accordion("Morph towards clip B", open=False):
+                clip_b = gr.Dropdown([NO_CLIP, *examples, UPLOAD], value=NO_CLIP, label="Clip B", elem_id="clip-b")
+                upload_b = gr.Audio(label="Your clip B", type="filepath", sources=["upload", "microphone"])
+                alpha = gr.Slider(0, 1, value=0.5, step=0.05, label="α (0 = clip A, 1 = clip B)", elem_id="alpha")
+            ae_temperature = gr.Slider(0, MAX_TEMPERATURE, value=1.0, step=0.05, label="Temperature")
+            ae_seed = gr.Number(value=0, precision=0, label="Seed")
+            with gr.Row():
+                decode_btn = gr.Button("Decode", variant="primary", elem_id="decode")
+                ae_stop = gr.Button("Stop", variant="stop")
+        with gr.Column(scale=2):
+            original = gr.Audio(label="Clip A as heard by the model", type="numpy", interactive=False)
+            latent_plot = gr.Plot(label="Latent", show_label=False, format="png", elem_classes=["ae-latent"])
+            panel = _result_panel("Decoded sound")
+
+    def _run(ae_name, choice_a, file_a, choice_b, file_b, alpha_, offsets, semitones, temperature, seed, request,
+             progress, label):
+        model = studio.shelf.get(ae_name, kind="autoencoder")
+        temperature = _number(temperature, "Temperature", 0, MAX_TEMPERATURE)
+        seed = _number(seed, "Seed", 0, MAX_SEED, integer=True)
+        sr_ = model.config.sample_rate
+        limit = min(studio.max_seconds, model.config.max_seconds)
+        t0 = time.perf_counter()
+        audio_a = _clip(choice_a, file_a, sr_, "clip A", limit)
+        z = ae_module.encode(model, audio_a)
+        what = ["A"]
+        if choice_b not in (None, "", NO_CLIP):
+            a = _number(alpha_, "α", 0, 1)
+            z_b = ae_module.encode(model, _clip(choice_b, file_b, sr_, "clip B", limit))
+            z = ae_module.interpolate(z, z_b, a, pad=ae_module.silence_latent(model))
+            what.append(f"B{a:g}")
+        offsets = {k: _number(v, f"Direction {k + 1}", -10, 10) for k, v in enumerate(offsets) if v}
+        if offsets:
+            z = ae_module.edit(model, z, offsets=offsets)
+            what.append("edit")
+        if semitones:
+            z = ae_module.shift_pitch(model, z, _number(semitones, "Pitch shift", -24, 24, " semitones"))
+            what.append(f"shift{semitones:+g}")
+        if len(z) * model.config.hop_length > studio.max_seconds * sr_ + model.config.hop_length:
+            raise ValueError(f"The clips last more than {studio.max_seconds:.0f} s; trim them first.")
+        prep = time.perf_counter() - t0
+        audio, took = studio.stoppable(lambda **kw: ae_module.decode(model, z, temperature=temperature, seed=seed,
+                                                                     method=studio.method(), **kw),
+                                       request=request, progress=progress, label=label)
+        from .plots import latent_figure
+        heat = latent_figure(z, model.config.frame_rate, title=f"latent decoded ({model.config.latent_dim} dims × "
+                                                            f"{len(z)} frames at {model.config.frame_rate:g} frames/s)")
+        details = {"model": ae_name, "method": studio.method(), "seed": seed, "temperature": temperature,
+                   "latent_frames": len(z), "edits": {"directions": {str(k + 1): v for k, v in offsets.items()},
+                                                      "pitch_shift": semitones or 0, "morph": what[1] if len(what) > 1 and what[1].startswith("B") else None}}
+        result = studio.results.render(audio, sr_, f"{ae_name}-{'-'.join(what)}-seed{seed}", details=details,
+                                       gen_seconds=took, timings={"encode": prep})
+        return ((sr_, to_int16(audio_a)), heat, *result)
+
+    @_friendly
+    def reconstruct(ae_name, choice_a, file_a, temperature, seed, request: gr.Request = None, progress=gr.Progress()):
+        """Encode clip A and decode it unchanged."""
+        return _run(ae_name, choice_a, file_a, NO_CLIP, None, 0, [], 0, temperature, seed, request, progress,
+                    "Decoding")
+
+    @_friendly
+    def decode(ae_name, choice_a, file_a, choice_b, file_b, alpha, pc1, pc2, pc3, pc4, pitch_shift, temperature, seed,
+               request: gr.Request = None, progress=gr.Progress()):
+        """Encode clip A (and B), morph by α, move along the principal directions, shift pitch, decode."""
+        return _run(ae_name, choice_a, file_a, choice_b, file_b, alpha, [pc1, pc2, pc3, pc4], pitch_shift,
+                    temperature, seed, request, progress, "Decoding")
+
+    outputs = [original, latent_plot, *panel.outputs]
+    ev1 = reconstruct_btn.click(reconstruct, [ae_dd, clip_a, upload_a, ae_temperature, ae_seed], outputs,
+                                api_name="reconstruct", concurrency_limit=studio.slots, concurrency_id="generation")
+    ev2 = decode_btn.click(decode, [ae_dd, clip_a, upload_a, clip_b, upload_b, alpha, *pcs, shift, ae_temperature,
+                                    ae_seed], outputs, api_name="decode", concurrency_limit=studio.slots,
+                           concurrency_id="generation")
+
+    @_friendly
+    def stop_decoding(request: gr.Request = None):
+        """Stop this session's running decode."""
+        studio.stops.stop(_session(request))
+
+    ae_stop.click(stop_decoding, None, None, api_name="stop_autoencoder", queue=False, cancels=[ev1, ev2])
+
+    def pick_upload(path):
+        return gr.update(value=UPLOAD) if path else gr.update()
+
+    upload_a.change(pick_upload, upload_a, clip_a, api_name="upload_a", queue=False, api_visibility="private")
+    upload_b.change(pick_upload, upload_b, clip_b, api_name="upload_b", queue=False, api_visibility="private")
+
+    @_friendly
+    def ae_model(name):
+        """Slider labels for the chosen autoencoder's principal directions."""
+        model = studio.shelf.get(name, kind="autoencoder")
+        labels_, pitch_ = _ae_details(ae_module, model)
+        return [gr.update(visible=k < len(labels_), value=0, label=labels_[k] if k < len(labels_) else f"direction {k + 1}")
+                for k in range(N_DIRECTIONS)] + [gr.update(visible=pitch_, value=0)]
+
+    ae_dd.change(ae_model, ae_dd, [*pcs, shift], api_name="autoencoder_model", queue=False, api_visibility="private")
+    return {"pickers": [(ae_dd, "autoencoder")]}
+
+
+def _optional_tabs() -> list[tuple[str, Callable]]:
+    """Tabs whose control method's module is installed (each is one function)."""
+    tabs = []
+    for module, title, tab in (("sampling", "Sampling", "_sampling_tab"), ("autoencoder", "Autoencoder", "_autoencoder_tab")):
+        if tab in globals() and importlib.util.find_spec(f"{__package__}.{module}") is not None:
+            tabs.append((title, globals()[tab]))
+    return tabs
+
+
 # ---- Model tab --------------------------------------------------------------------------------
 def _dilation_text(dilations: list[int]) -> str:
     """[1,2,4,8,1,2,4,8] → '1, 2, 4, 8 (× 2 stacks)'."""
@@ -792,6 +1006,12 @@ def model_summary(name: str, model) -> str:
             cond.append(f"context stack of {cfg.context_layers} layers over {cfg.context_hop}-sample frames")
         if cfg.global_dim:
             cond.append(f"{cfg.global_dim}-d global vector")
+        if hasattr(model.config, "latent_dim"):
+            ac = model.config
+            cond = [f"the latent: {ac.latent_dim} numbers every {ac.hop_length} samples ({ac.frame_rate:g} frames/s)"]
+            lines.append(f"| encoder | log-STFT ({ac.n_fft}-point, hop {ac.encoder_hop}) → {len(ac.encoder_dilations)} "
+                         f"non-causal layers (dilations {', '.join(map(str, ac.encoder_dilations))}), "
+                         f"{ac.encoder_channels} channels |")
         lines.append(f"| conditioning | {'; '.join(cond) or 'none (unconditional)'} |")
     info = getattr(model, "training_info", {}) or {}
     if info:
@@ -826,7 +1046,10 @@ def model_page(shelf: ModelShelf, name) -> tuple:
     return model_summary(name, model), rf, curves, card or "*No model card (card.md) for this model.*"
 
 
-def _model_tab(studio: Studio, model_dd: gr.Dropdown, initial_name) -> dict:
+def _model_tab(studio: Studio, initial_name) -> dict:
+    names = studio.shelf.names()
+    picker = gr.Dropdown(names, value=initial_name, label="Show the model", elem_id="model-info-picker",
+                         info="Any installed model: WaveNets and autoencoders.")
     first = model_page(studio.shelf, initial_name) if initial_name else ("*No models installed.*", None, None, "")
     summary = gr.Markdown(first[0], elem_id="model-summary")
     rf_plot = gr.Plot(first[1], label="Receptive field", show_label=False, format="png", elem_classes=["model-rf"])
@@ -834,10 +1057,18 @@ def _model_tab(studio: Studio, model_dd: gr.Dropdown, initial_name) -> dict:
     with gr.Accordion("Model card", open=False):
         card = gr.Markdown(first[3])
 
-    def on_model(name):
+    @_friendly
+    def model_info(name):
+        """Architecture summary, receptive-field figure, training curves and card of an installed model."""
         return model_page(studio.shelf, name)
 
-    return {"on_model": (on_model, [summary, rf_plot, curves, card])}
+    picker.change(model_info, picker, [summary, rf_plot, curves, card], api_name="model_info",
+                  concurrency_id="light", concurrency_limit=4)
+
+    def on_model(name):
+        return [gr.update(value=name)]
+
+    return {"on_model": (on_model, [picker]), "pickers": [(picker, None)]}
 
 
 # ---- the app ----------------------------------------------------------------------------------
@@ -870,8 +1101,8 @@ def build_app(model_dir: str | os.PathLike | None = None, *, slots: int | None =
     (``demo.warm_up_thread``) so the first request is as quick as the rest."""
     slots = max(1, int(slots or os.cpu_count() or 1))
     studio = Studio(ModelShelf(model_dir), ResultWriter(), StopFlags(), slots, float(max_seconds))
-    names = studio.shelf.names()
-    default = studio.shelf.default()
+    names = studio.shelf.names("wavenet")
+    default = studio.shelf.default("wavenet")
     initial = None
     if default:
         try:
@@ -883,39 +1114,47 @@ def build_app(model_dir: str | os.PathLike | None = None, *, slots: int | None =
                     "press **Generate**. Every result comes with its waveform, spectrogram, measurements and a WAV.")
         with gr.Row():
             model_dd = gr.Dropdown(names, value=default, label="Model", scale=3, elem_id="model-picker",
-                                   info="Models installed on this server." if names else
+                                   info="WaveNet models installed on this server." if names else
                                    "No models installed: train one with `wavenet train --out assets/models/NAME`.")
-            rescan = gr.Button("Rescan models", scale=1, size="sm")
+            rescan = gr.Button("Rescan models", scale=1, size="sm", elem_id="rescan")
         hooks = []
         with gr.Tabs():
             with gr.Tab("Conditioning", id="conditioning"):
                 hooks.append(_conditioning_tab(studio, model_dd, initial))
+            for title, tab in _optional_tabs():
+                with gr.Tab(title, id=title.lower()):
+                    hooks.append(tab(studio, model_dd, initial))
             with gr.Tab("Model", id="model"):
-                hooks.append(_model_tab(studio, model_dd, default if initial is not None else None))
+                hooks.append(_model_tab(studio, default if initial is not None else None))
 
         on_model_fns = [h["on_model"] for h in hooks if "on_model" in h]
         model_outputs = [c for _, outs in on_model_fns for c in outs]
 
         @_friendly
         def select_model(name):
-            """Switch every tab to the installed model called ``name``."""
-            studio.shelf.get(name)  # validate first: unknown names get a clear error
+            """Switch the tabs to the installed WaveNet called ``name``."""
+            studio.shelf.get(name, kind="wavenet")  # validate first: unknown names get a clear error
             out = []
-            for fn, outs in on_model_fns:
-                values = fn(name)
-                out += list(values)
+            for fn, _ in on_model_fns:
+                out += list(fn(name))
             return out
 
         model_dd.change(select_model, model_dd, model_outputs, api_name="select_model", concurrency_id="light",
                         concurrency_limit=4)
 
-        @_friendly
-        def list_installed(current):
-            """Names of the installed models (the picker keeps its choice while that model is still there)."""
-            found = studio.shelf.names()
-            return gr.update(choices=found, value=current if current in found else (found[0] if found else None))
+        pickers = [(model_dd, "wavenet")] + [p for h in hooks for p in h.get("pickers", [])]
 
-        rescan.click(list_installed, model_dd, model_dd, api_name="list_models", queue=False)
+        @_friendly
+        def list_installed(*current):
+            """Installed models for each picker (a picker keeps its choice while that model is still there)."""
+            out = []
+            for (_, kind), value in zip(pickers, current):
+                found = studio.shelf.names(kind)
+                out.append(gr.update(choices=found, value=value if value in found else (found[0] if found else None)))
+            return out
+
+        rescan.click(list_installed, [p for p, _ in pickers], [p for p, _ in pickers], api_name="list_models",
+                     queue=False)
 
     demo.queue(max_size=int(queue_size), default_concurrency_limit=1)
     demo.studio = studio  # for tests and benchmarks: the shelf, the result folder, the limits

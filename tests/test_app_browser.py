@@ -1,0 +1,138 @@
+"""The studio in a real browser: Playwright driving Debian's Chromium (never a downloaded browser).
+
+Each tab is opened, used like a musician would, checked for its result and for the absence of error
+toasts, and photographed: the screenshots land in the test's output folder and in
+docs/screenshots/<tab>.png for the README.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+# Gradio's own queue code trips pandas deprecation warnings; they are not ours to fix.
+pytestmark = pytest.mark.filterwarnings("ignore::Warning:gradio.queueing")
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+TIMEOUT_MS = 180_000      # a busy 2-core machine can take a while for the first generation
+
+
+@pytest.fixture(scope="module")
+def ae_run(tmp_path_factory) -> Path:
+    """A `tiny` autoencoder trained for a few steps (the page is tested, not the sound)."""
+    from wavenet_core.train import TrainConfig, train
+    out = tmp_path_factory.mktemp("ae_run")
+    train(TrainConfig(out=str(out), model_type="autoencoder", preset="tiny", steps=20, batch_size=4, segment=2048,
+                      corpus_size=12, corpus_seconds=1.0, val_every=20, val_batches=1, checkpoint_every=20, lr=1e-2,
+                      warmup=5, seed=0), log=lambda *a: None, progress=False)
+    return out
+
+
+@pytest.fixture(scope="module")
+def url(request, tmp_path_factory):
+    """The studio on a free local port, serving the tiny test model."""
+    run = Path(os.environ.get("STUDIO_TEST_RUN") or request.getfixturevalue("tiny_run"))
+    ae_run = Path(os.environ.get("STUDIO_TEST_AE_RUN") or request.getfixturevalue("ae_run"))
+    models = tmp_path_factory.mktemp("models")
+    for model, source in (("tiny", run), ("tiny-ae", ae_run)):
+        (models / model).mkdir()
+        for name in ("model.safetensors", "log.csv"):
+            shutil.copy(source / name, models / model / name)
+    from wavenet_core.studio import build_app
+    demo = build_app(models, slots=1, queue_size=4)
+    if demo.warm_up_thread is not None:
+        demo.warm_up_thread.join()
+    _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True, server_name="127.0.0.1")
+    yield url
+    demo.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (`./studio.sh test` does it).")
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, url):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(url)
+    page.wait_for_selector("#generate-conditioning")
+    yield page
+    context.close()
+
+
+def error_toasts(page) -> list[str]:
+    return [t.inner_text() for t in page.locator(".toast-body.error").all()]
+
+
+def set_slider(page, elem_id: str, value: float) -> None:
+    box = page.locator(f"#{elem_id} input[type=number]")
+    box.fill(str(value))
+    box.press("Enter")
+
+
+def snap(page, name: str, out_dir: Path) -> Path:
+    path = out_dir / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    shutil.copy(path, SCREENSHOTS / f"{name}.png")
+    return path
+
+
+def test_conditioning_tab_generates(page, tmp_path):
+    set_slider(page, "temperature", 0.9)
+    set_slider(page, "duration", 0.5)
+    set_slider(page, "pitch-slider", 64)
+    page.wait_for_function("() => document.querySelector('#pitch-slider input[type=range]').value === '64'")
+    page.click("#generate-conditioning")
+    page.wait_for_selector(".result-audio audio[src]", state="attached")
+    page.wait_for_selector(".result-waveform img")
+    page.wait_for_selector(".result-spectrogram img")
+    page.wait_for_selector("text=of audio generated in")
+    assert page.locator("text=0.50 s").first.is_visible()                 # the duration slider was used
+    assert page.get_by_role("cell", name="E4").first.is_visible()          # the asked-for note was used
+    assert error_toasts(page) == []
+    assert snap(page, "conditioning", tmp_path).stat().st_size > 20_000
+
+
+def test_bad_input_shows_a_message_not_a_traceback(page):
+    page.get_by_label("melody").check()
+    page.locator("#melody textarea").fill("")
+    page.click("#generate-conditioning")
+    toast = page.wait_for_selector(".toast-body.error")
+    text = toast.inner_text()
+    assert "The melody is empty" in text
+    assert "Traceback" not in text and "File \"" not in text
+
+
+def test_model_tab(page, tmp_path):
+    page.get_by_role("tab", name="Model").click()
+    page.wait_for_selector(".model-rf img")
+    page.wait_for_selector(".model-curves img")
+    assert page.locator("#model-summary").inner_text().count("16 samples") == 1
+    assert error_toasts(page) == []
+    assert snap(page, "model", tmp_path).stat().st_size > 20_000
+
+
+def test_autoencoder_tab(page, tmp_path):
+    page.get_by_role("tab", name="Autoencoder").click()
+    set_slider(page, "pc-1", 1.5)
+    page.click("#decode")
+    page.wait_for_selector(".ae-latent img")
+    page.wait_for_selector(".result-audio audio[src]", state="attached")
+    page.wait_for_selector("text=of audio generated in")
+    assert error_toasts(page) == []
+    assert snap(page, "autoencoder", tmp_path).stat().st_size > 20_000
