@@ -44,13 +44,17 @@ def _load_commands() -> None:
         importlib.import_module(f"{commands.__name__}.{mod}")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The full parser; with ``argv``, only the invoked sub-command's arguments are set up,
+    so `wavenet info` does not pay for importing what `wavenet app` needs (Gradio)."""
     _load_commands()
+    chosen = next((a for a in (argv or []) if not a.startswith("-")), None)
     p = argparse.ArgumentParser(prog="wavenet", description="WaveNet Control Studio: train, generate and control WaveNets.")
     sub = p.add_subparsers(dest="command", required=True)
     for name, (fn, help_, setup) in sorted(COMMANDS.items()):
         sp = sub.add_parser(name, help=help_, description=help_)
-        setup(sp)
+        if chosen not in COMMANDS or chosen == name:
+            setup(sp)
         sp.set_defaults(func=fn)
     return p
 
@@ -58,7 +62,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     from .audio_io import AudioError
     from .checkpoint import CheckpointError
-    args = build_parser().parse_args(argv)
+    import signal
+    if hasattr(signal, "SIGPIPE"):  # `wavenet info | head` ends quietly, as other Unix tools do
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(argv).parse_args(argv)
     try:
         args.func(args)
     except (AudioError, CheckpointError, ValueError, FileNotFoundError) as e:
