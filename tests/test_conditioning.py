@@ -17,7 +17,7 @@ from wavenet_core.data.corpus import INSTRUMENTS
 from wavenet_core.model import preset_config
 
 SR, HOP = 16000, 160
-FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 CFG = preset_config("tiny", local_dim=LOCAL_DIM, n_instruments=len(INSTRUMENTS), instrument_names=INSTRUMENTS)
 
 SHARP = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"]

@@ -15,3 +15,6 @@ __all__ = [
 ]
 from .sampling import RejectionSampler, SamplingResult, compare_control_methods, parse_target, rejection_sample  # noqa: E402
 __all__ += ["RejectionSampler", "SamplingResult", "compare_control_methods", "parse_target", "rejection_sample"]
+from .conditioning import ADSR, Curves, parse_melody, parse_timbre, requested_curves  # noqa: E402
+from .descriptors import describe  # noqa: E402
+__all__ += ["ADSR", "Curves", "parse_melody", "parse_timbre", "requested_curves", "describe"]
