@@ -139,8 +139,8 @@ def parse_melody(text: str) -> list[MelodyStep]:
 
 def format_melody(steps: list[MelodyStep]) -> str:
     """Steps → melody text (MIDI numbers for notes), the inverse of ``parse_melody``."""
-    def num(x: float) -> str:               # shortest text that reads back to the same float
-        return str(int(x)) if float(x).is_integer() else repr(float(x))
+    def num(x: float) -> str:               # shortest text that reads back to the same float, never 1e-05
+        return str(int(x)) if float(x).is_integer() else np.format_float_positional(float(x), trim="-")
     return " ".join(f"{'r' if s.midi is None else num(s.midi)}:{num(s.beats)}" for s in steps)
 
 
