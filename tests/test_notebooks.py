@@ -23,7 +23,7 @@ NOTEBOOKS = REPO / "notebooks"
 EXPECT = {
     "01_wavenet_anatomy": (420, 6, 5),
     "02_conditioning": (480, 6, 6),
-    "03_sampling": (480, 3, 3),
+    "03_sampling": (480, 4, 4),
     "04_autoencoder": (600, 6, 8),
     "05_train_your_own": (600, 3, 3),
 }
@@ -69,7 +69,8 @@ def test_notebook_executes(name, kernel_home, tmp_path, monkeypatch):
     monkeypatch.setenv("JUPYTER_PATH", str(kernel_home))     # first on the kernel search path
     monkeypatch.setenv("OMP_NUM_THREADS", os.environ.get("WAVENET_TEST_THREADS", "1"))
     monkeypatch.setenv("MPLBACKEND", "Agg")
-    monkeypatch.setenv("WAVENET_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("WAVENET_CACHE", str(tmp_path / "cache"))          # user-folder features (05)
+    monkeypatch.setenv("WAVENET_CACHE_DIR", str(tmp_path / "cache"))      # novelty index (03)
     nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
     client = NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name="python3",
                             resources={"metadata": {"path": str(tmp_path)}})
@@ -169,3 +170,23 @@ def test_control_lookup_names_the_choices(tiny_model):
     w = conditioning_explorer(tiny_model, seconds=0.25, show=False)
     with pytest.raises(KeyError, match="pitch"):
         control(w, "no such slider")
+
+
+def test_target_sliders_change_acceptance():
+    """Judged on a synthetic pool: a wider range accepts more, with exact counts."""
+    from wavenet_core.notebook_widgets import control, judge_pool, target_explorer
+
+    loud, bright = np.linspace(-40, -10, 20), np.linspace(500, 3000, 20)
+    pool = {"candidates": [{"index": i, "seed": i, "status": "rejected",
+                            "descriptors": {"loudness": float(a), "brightness": float(b)}}
+                           for i, (a, b) in enumerate(zip(loud, bright))], "targets": []}
+    w = target_explorer(pool, "loudness", "brightness", show=False)
+    control(w, "brightness").value = (0.0, 5000.0)
+    control(w, "loudness").value = (-40.0, -10.0)
+    assert w.result["accepted"] == 20 and w.result["acceptance_rate"] == 1.0
+    control(w, "loudness").value = (-25.0, -10.0)
+    expected = int(np.sum(loud >= -25.0))
+    assert w.result["accepted"] == expected and w.result["candidates_per_keeper"] == pytest.approx(20 / expected)
+    control(w, "brightness").value = (500.0, 1000.0)             # disjoint from the loud end: none pass
+    assert w.result["accepted"] == 0 and w.result["candidates_per_keeper"] is None
+    assert judge_pool(pool, ["loudness=-40..-30"], show=False)["accepted"] == int(np.sum(loud <= -30))

@@ -262,3 +262,90 @@ def read_training_log(run_dir: str | os.PathLike) -> list[dict]:
         raise FileNotFoundError(f"{path}: no training log yet; train first.")
     with open(path) as f:
         return [{k: float(v) for k, v in r.items()} for r in csv.DictReader(f)]
+
+
+# ---- 03: sampling -------------------------------------------------------------------------------
+def _pool_dict(pool) -> dict:
+    return pool.to_dict() if hasattr(pool, "to_dict") else pool
+
+
+def pool_values(pool, name: str) -> np.ndarray:
+    """One measured property of every candidate in a sampling result (NaN where none was measured)."""
+    out = []
+    for c in _pool_dict(pool)["candidates"]:
+        v = c.get(name) if name in ("novelty", "timbre") else (c.get("descriptors") or {}).get(name)
+        out.append(float(v) if isinstance(v, (int, float)) else np.nan)
+    return np.array(out)
+
+
+def acceptance_curve(values: np.ndarray, widths: np.ndarray, centre: float | None = None) -> np.ndarray:
+    """Share of ``values`` inside a range of each width centred on ``centre`` (default: their median)."""
+    v = np.asarray(values, dtype=np.float64)
+    c = float(np.nanmedian(v)) if centre is None else centre
+    with np.errstate(invalid="ignore"):
+        return np.array([np.mean(np.abs(v - c) <= w / 2) for w in widths])
+
+
+def judge_pool(pool, targets, x: str = "loudness", y: str = "brightness", show: bool = True) -> dict:
+    """Judge an already measured pool of candidates against ``targets`` (texts or ``Target``s) without
+    generating anything; with ``show``, draw the pool with the target box and the acceptance rate.
+    Returns the targets, accepted count, acceptance rate and candidates per accepted clip."""
+    from .sampling import failed_targets, parse_targets
+
+    d = _pool_dict(pool)
+    targets = parse_targets(targets)
+    cands = []
+    for c in d["candidates"]:
+        vals = dict(c.get("descriptors") or {})
+        vals["novelty"], vals["timbre"] = c.get("novelty"), c.get("timbre")
+        ok = not failed_targets(vals, targets)
+        cands.append({**c, "status": "accepted" if ok else "rejected", "meets_targets": ok, "picked": False})
+    accepted = sum(c["meets_targets"] for c in cands)
+    rate = accepted / len(cands) if cands else 0.0
+    result = {"targets": [str(t) for t in targets], "accepted": accepted, "acceptance_rate": rate,
+              "candidates_per_keeper": (1 / rate) if rate else None}
+    if show:
+        from .plots import candidate_scatter_figure
+        view = {**d, "candidates": cands, "targets": [t.to_dict() for t in targets], "accepted": accepted,
+                "acceptance_rate": rate, "candidates_generated": len(cands), "saved_fraction": 0.0}
+        show_figure(candidate_scatter_figure(view, x, y))
+        per = f"{1 / rate:.1f}" if rate else "∞ (none so far)"
+        show_table([[", ".join(result["targets"]), f"{100 * rate:.0f}%", per]],
+                   ["targets", "acceptance", "candidates per accepted clip"])
+    return result
+
+
+def target_explorer(pool, x: str = "loudness", y: str = "brightness", show: bool = True):
+    """Range sliders on two properties, judged against an already measured pool of candidates
+    (a ``SamplingResult`` or its dict) by ``judge_pool``: no generation, so it answers at once.
+    ``w.result``: ``judge_pool``'s dict."""
+    from ipywidgets import FloatRangeSlider, interactive
+
+    from .sampling import Target
+
+    d = _pool_dict(pool)
+    sliders = {}
+    for key, name in (("x", x), ("y", y)):
+        v = pool_values(d, name)
+        v = v[np.isfinite(v)]
+        lo, hi = (float(v.min()), float(v.max())) if len(v) else (0.0, 1.0)
+        pad = 0.1 * (hi - lo) + 1e-3
+        step = float(10 ** np.floor(np.log10((hi - lo + 2 * pad) / 100)))
+        lo_s, hi_s = float(np.floor((lo - pad) / step) * step), float(np.ceil((hi + pad) / step) * step)
+        mid = float(np.median(v)) if len(v) else 0.5 * (lo_s + hi_s)
+        quarter = 0.25 * (hi_s - lo_s)
+        a, b = (round(round(t / step) * step, 10) for t in (max(lo_s, mid - quarter), min(hi_s, mid + quarter)))
+        sliders[key] = FloatRangeSlider(value=(a, b), min=lo_s, max=hi_s, step=step, description=name,
+                                        readout_format=".4g")
+
+    def render(**v):
+        try:
+            return judge_pool(d, [Target(x, *v["x"]), Target(y, *v["y"])], x, y, show=show)
+        except ValueError as e:            # e.g. a range dragged to zero width
+            return _error(str(e)) if show else {"error": str(e)}
+
+    w = interactive(render, **sliders)
+    _layout(w)
+    for child in w.children[:-1]:
+        child.layout.width = "480px"
+    return w

@@ -451,3 +451,24 @@ def candidate_scatter_figure(result, x: str = "pitch", y: str = "brightness") ->
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=8, loc="best")
     return fig
+
+
+def acceptance_figure(widths: np.ndarray, rates: np.ndarray, name: str, unit: str = "") -> Figure:
+    """Rejection sampling's price: the share of candidates inside a target range of each width
+    (left axis) and the candidates needed per accepted clip, 1 / share (right axis, log)."""
+    widths, rates = np.asarray(widths, dtype=np.float64), np.asarray(rates, dtype=np.float64)
+    fig = Figure(figsize=(7, 3), layout="constrained")
+    ax = fig.subplots()
+    ax.plot(widths, 100 * rates, marker=".", color="#1f77b4")
+    ax.set_xscale("log")
+    ax.set_xlabel(f"target width ({name}{', ' + unit if unit else ''})")
+    ax.set_ylabel("acceptance (%)", color="#1f77b4")
+    ax.set_ylim(-2, 102)
+    ax.grid(alpha=0.3)
+    ok = rates > 0
+    ax2 = ax.twinx()
+    ax2.plot(widths[ok], 1 / rates[ok], marker=".", color="#d62728")
+    ax2.set_yscale("log")
+    ax2.set_ylabel("candidates per accepted clip", color="#d62728")
+    ax.set_title(f"narrower targets cost more: {name}", fontsize=10)
+    return fig
