@@ -360,10 +360,11 @@ def spectrogram_grid_figure(clips: list[np.ndarray], sample_rate: int, titles: l
     nrows = -(-n // ncols)
     fig = Figure(figsize=(2.3 * ncols, 2.2 * nrows), layout="constrained")
     axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False)).ravel()
-    for ax, clip, name in zip(axes, clips, titles):
-        y = np.asarray(clip, dtype=np.float32)
-        n_fft = 512 if len(y) >= 512 else 64
-        db = librosa.amplitude_to_db(np.abs(librosa.stft(y, n_fft=n_fft, hop_length=n_fft // 4)), ref=1.0, top_db=80)
+    n_fft = 512 if min(len(c) for c in clips) >= 512 else 64
+    specs = [np.abs(librosa.stft(np.asarray(c, dtype=np.float32), n_fft=n_fft, hop_length=n_fft // 4)) for c in clips]
+    ref = max(max(float(s.max()) for s in specs), 1e-9)      # one scale for the grid: dB below its loudest bin
+    for ax, spec, name in zip(axes, specs, titles):
+        db = librosa.amplitude_to_db(spec, ref=ref, top_db=None)
         librosa.display.specshow(db, sr=sample_rate, hop_length=n_fft // 4, x_axis="time", y_axis="log", ax=ax,
                                  vmin=-80, vmax=0, cmap="magma")
         ax.set_title(name, fontsize=9)
