@@ -198,6 +198,18 @@ def _matmul_acc(x, x0, w, wi, y, nb):
 
 
 @njit(cache=True, nogil=True, fastmath=_FASTMATH, error_model="numpy")
+def _project(rows, w, const, out):
+    """out[r] = const[r mod B] + w[0] @ rows[r]: local features of (sample, stream) rows projected by
+    every layer's cond weights. In numba rather than BLAS: OpenBLAS's threads spin on a busy
+    machine and ran these thin products at under 1 GMAC/s."""
+    batch = const.shape[0]
+    for r in range(rows.shape[0]):
+        for i in range(out.shape[1]):
+            out[r, i] = const[r % batch, i]
+    _matmul_acc(rows, 0, w, 0, out, rows.shape[0])
+
+
+@njit(cache=True, nogil=True, fastmath=_FASTMATH, error_model="numpy")
 def _run(t0, t1, b0, b1, classes, uniforms, cond, cond_step, tab0, tab1, emb, wd, wr, br, ws, bs,
          w1, b1v, w2, b2, dil, qoff, queue, temperature, logits_out):
     """Generate samples t0..t1-1 of streams b0..b1-1 in place (classes, queue, logits_out)."""
@@ -444,6 +456,7 @@ class _Conditioning:
                 raise ValueError(f"local_cond has {local.shape[-1]} frames but {n_samples} samples need {needed}.")
             self.local = local[..., :needed].float()
             self.w_local = fw.wc[col: col + cfg.upsample_channels]
+            self.w_local_t = np.ascontiguousarray(self.w_local.T)[None]   # (1, L·G, U) for _matmul_acc
             col += cfg.upsample_channels
             self.block = None           # (start sample, upsampled (B, U, n) float32)
         if cfg.context_layers:
@@ -508,9 +521,9 @@ class _Conditioning:
             return np.ascontiguousarray(const[None], dtype=np.float32), 0
         up = self._upsampled(t0, t1)                                     # (B, U, n)
         n = t1 - t0
-        proj = np.ascontiguousarray(up.transpose(2, 0, 1)).reshape(n * self.batch, -1) @ self.w_local
-        proj = proj.reshape(n, self.batch, self.lg)
-        proj += const[None]
+        rows = np.ascontiguousarray(up.transpose(2, 0, 1)).reshape(n * self.batch, -1)
+        proj = np.empty((n, self.batch, self.lg), np.float32)
+        _project(rows, self.w_local_t, np.ascontiguousarray(const, dtype=np.float32), proj.reshape(n * self.batch, self.lg))
         return proj, 1
 
 
