@@ -8,17 +8,19 @@ How it works
 * The first layer's input is an embedding of the previous class, so its dilated convolution is
   folded into two 256 × G tables (embedding @ tap) looked up by class; the embedding itself is
   the residual stream.
-* Conditioning is projected by each layer's 1×1 ``cond`` weights outside the per-sample loop,
-  with one BLAS product per chunk: the global vector once (with the dilated biases), the
-  upsampled local features per chunk of samples (never the whole clip, which can be GBs), and
-  the context stack once per context frame, from the audio generated so far.
-* One numba-compiled loop runs all layers, the head and the sampling for a chunk of samples and
-  a group of streams; weights are float32, laid out [input, output] so the inner loops run
-  over contiguous outputs and vectorise. tanh and sigmoid use a rational approximation
-  (≤ 4e-7 absolute error) that vectorises, unlike libm calls.
-* Sampling inside the loop follows ``generate.sample_from_logits`` exactly (float64 softmax,
-  cumulative sum, first class above u·total, argmax at temperature 0), so fast and reference
-  paths give the same samples for the same seeds.
+* Conditioning is projected by each layer's 1×1 ``cond`` weights outside the per-sample loop:
+  the global vector once (with the dilated biases), the upsampled local features per chunk of
+  samples (never the whole clip, which can be GBs), and the context stack once per context
+  frame, from the audio generated so far.
+* One numba-compiled loop (cached on disk) runs all layers, the skip sum, the head and the
+  sampling for a chunk of samples and a group of streams. Weights are float32 [output, input],
+  zero-padded to multiples of 4 channels; products are dot products with the accumulators in
+  registers, 4 streams × 2 outputs per block (1 × 4 for a single stream). tanh and sigmoid use
+  a rational approximation (≤ 4e-7 absolute error) that vectorises, unlike libm calls.
+* Sampling inside the loop follows ``generate.sample_from_logits`` (float64 softmax, numpy's
+  summation order, first class above u·total, argmax at temperature 0; its exp is a vectorised
+  polynomial within 4e-16 of libm's), so fast and reference paths give the same samples for
+  the same seeds.
 * Batches of streams are split over threads (the kernel releases the GIL); progress and
   cancellation are checked between chunks.
 """
@@ -40,8 +42,9 @@ from .model import WaveNet
 from .mulaw import SILENCE_CLASS, mu_law_decode
 
 # Reassociation and contraction let LLVM vectorise the dot products and use FMAs; no 'afn'
-# (approximate libm) and no finite-math assumptions. The sampling function is compiled
-# without fastmath, so its float64 softmax and cumulative sum follow numpy's order exactly.
+# (approximate libm) and no finite-math assumptions. The sampling function gets only
+# 'contract' (for its exp polynomial), so its float64 sums follow numpy's order.
+# error_model="numpy": no zero-division checks, which would stop the loops vectorising.
 _FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
 
 # Chunk sizes: projected conditioning per chunk stays under ~4 MB, upsampled local features
