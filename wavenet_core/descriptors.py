@@ -118,7 +118,8 @@ def spectral_features(audio: np.ndarray, sample_rate: int, hop_length: int, n_ff
     y = np.asarray(audio, dtype=np.float32)
     if len(y) < n_fft:
         y = np.pad(y, (0, n_fft - len(y)))
-    S = np.abs(librosa.stft(y, n_fft=n_fft, hop_length=hop_length, center=True)) ** 2
+    # Reflect padding: zero padding would add a click at both ends of every clip.
+    S = np.abs(librosa.stft(y, n_fft=n_fft, hop_length=hop_length, center=True, pad_mode="reflect")) ** 2
     centroid = librosa.feature.spectral_centroid(S=np.sqrt(S), sr=sample_rate, n_fft=n_fft)[0]
     flatness = librosa.feature.spectral_flatness(S=S, power=1.0)[0]
     return centroid, flatness
