@@ -24,12 +24,16 @@ TIMEOUT_MS = 180_000      # a busy 2-core machine can take a while for the first
 
 @pytest.fixture(scope="module")
 def ae_run(tmp_path_factory) -> Path:
-    """A `tiny` autoencoder trained for a few steps (the page is tested, not the sound)."""
-    from wavenet_core.train import TrainConfig, train
-    out = tmp_path_factory.mktemp("ae_run")
-    train(TrainConfig(out=str(out), model_type="autoencoder", preset="tiny", steps=20, batch_size=4, segment=2048,
-                      corpus_size=12, corpus_seconds=1.0, val_every=20, val_batches=1, checkpoint_every=20, lr=1e-2,
-                      warmup=5, seed=0), log=lambda *a: None, progress=False)
+    """A `tiny` autoencoder trained for a few steps (the app's plumbing is tested, not its sound); trained once
+    per test session and shared by the studio's test files through the session's base temp folder."""
+    if os.environ.get("STUDIO_TEST_AE_RUN"):
+        return Path(os.environ["STUDIO_TEST_AE_RUN"])
+    out = tmp_path_factory.getbasetemp() / "studio_ae_run"
+    if not (out / "model.safetensors").is_file():
+        from wavenet_core.train import TrainConfig, train
+        train(TrainConfig(out=str(out), model_type="autoencoder", preset="tiny", steps=20, batch_size=4, segment=2048,
+                          corpus_size=12, corpus_seconds=1.0, val_every=20, val_batches=1, checkpoint_every=20,
+                          lr=1e-2, warmup=5, seed=0), log=lambda *a: None, progress=False)
     return out
 
 
@@ -136,3 +140,17 @@ def test_autoencoder_tab(page, tmp_path):
     page.wait_for_selector("text=of audio generated in")
     assert error_toasts(page) == []
     assert snap(page, "autoencoder", tmp_path).stat().st_size > 20_000
+
+
+def test_sampling_tab(page, tmp_path):
+    page.get_by_role("tab", name="Sampling").click()
+    set_slider(page, "s-seconds", 0.5)
+    set_slider(page, "s-max", 12)
+    page.click("#sample")
+    page.wait_for_selector(".sampling-scatter img")
+    page.wait_for_selector("text=candidates accepted")
+    page.wait_for_selector(".sampling-pick audio[src]", state="attached")
+    page.click("#compare")
+    page.wait_for_selector("text=Conditioned on")
+    assert error_toasts(page) == []
+    assert snap(page, "sampling", tmp_path).stat().st_size > 20_000

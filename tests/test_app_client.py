@@ -31,14 +31,16 @@ VALID = dict(model_name="tiny", instrument="saw", mix={}, pitch_mode="note", pit
 
 @pytest.fixture(scope="module")
 def ae_run(tmp_path_factory) -> Path:
-    """A `tiny` autoencoder trained for a few steps (the app's plumbing is tested, not its quality)."""
+    """A `tiny` autoencoder trained for a few steps (the app's plumbing is tested, not its sound); trained once
+    per test session and shared by the studio's test files through the session's base temp folder."""
     if os.environ.get("STUDIO_TEST_AE_RUN"):
         return Path(os.environ["STUDIO_TEST_AE_RUN"])
-    from wavenet_core.train import TrainConfig, train
-    out = tmp_path_factory.mktemp("ae_run")
-    train(TrainConfig(out=str(out), model_type="autoencoder", preset="tiny", steps=20, batch_size=4, segment=2048,
-                      corpus_size=12, corpus_seconds=1.0, val_every=20, val_batches=1, checkpoint_every=20, lr=1e-2,
-                      warmup=5, seed=0), log=lambda *a: None, progress=False)
+    out = tmp_path_factory.getbasetemp() / "studio_ae_run"
+    if not (out / "model.safetensors").is_file():
+        from wavenet_core.train import TrainConfig, train
+        train(TrainConfig(out=str(out), model_type="autoencoder", preset="tiny", steps=20, batch_size=4, segment=2048,
+                          corpus_size=12, corpus_seconds=1.0, val_every=20, val_batches=1, checkpoint_every=20,
+                          lr=1e-2, warmup=5, seed=0), log=lambda *a: None, progress=False)
     return out
 
 
@@ -86,7 +88,7 @@ def read_audio(path) -> tuple[np.ndarray, int]:
     return data, sr
 
 
-def check_result(result, n_samples: int) -> np.ndarray:
+def check_result(result, n_samples: int, generated: bool = True) -> np.ndarray:
     audio_path, waveform, spectrogram, table, wav_path, status, details = result
     audio, sr = read_audio(audio_path)
     assert sr == SR and audio.ndim == 1 and len(audio) == n_samples
@@ -100,8 +102,9 @@ def check_result(result, n_samples: int) -> np.ndarray:
     rows = {r[0]: r for r in table["data"]}
     assert {"pitch", "loudness", "brightness", "noisiness", "length"} <= set(rows)
     assert rows["length"][2] == f"{n_samples / SR:.2f} s"
-    assert "of audio generated in" in status
-    assert details["sample_rate"] == SR and set(details["timings_s"]) >= {"generation", "descriptors", "plots"}
+    assert ("of audio generated in" in status) == generated
+    assert details["sample_rate"] == SR and set(details["timings_s"]) >= {"descriptors", "plots"}
+    assert "generation" in details["timings_s"] or not generated
     return audio
 
 
@@ -328,3 +331,66 @@ def test_autoencoder_upload_and_bad_input(client, tmp_path):
         client.predict("tiny-ae", "my upload / recording", handle_file(str(long)), 1.0, 0, api_name="/reconstruct")
     with pytest.raises(AppError, match="α must be between 0 and 1|greater than maximum value 1"):
         client.predict("tiny-ae", _example(0), None, _example(1), None, 3, 0, 0, 0, 0, 0, 1.0, 0, api_name="/decode")
+
+
+# ---- Sampling tab -----------------------------------------------------------------------------
+# Targets in page order: (on, min, max) for pitch, loudness, brightness, noisiness, onsets, sounding time,
+# pitched part; then timbre on + instrument.
+def targets(**on) -> list:
+    names = ["pitch", "loudness", "brightness", "noisiness", "onsets", "sounding", "voiced"]
+    values = []
+    for n in names:
+        lo, hi = on.get(n, (None, None))
+        values += [n in on, lo, hi]
+    return values + [bool(on.get("timbre")), on.get("timbre") or "saw"]
+
+
+# instrument, fix pitch, pitch, fix level, level, seconds, temperature, seed, keep, max candidates, budget, early
+SAMPLING = ["saw", False, 60, False, -18, 0.3, 1.0, 0, 2, 6, 60, True]
+
+
+def test_sampling_run_inspect_and_compare(client):
+    result = client.predict("tiny", *targets(loudness=(-40, -3)), *SAMPLING, "loudness", "brightness",
+                            api_name="/sample")
+    cost, scatter = result[:2]
+    assert "candidates accepted" in cost and "acceptance" in cost and "s wall" in cost
+    assert scatter["plot"].startswith("data:image/png")
+    picks = result[2:10]
+    shown = [p for p in picks if p.get("visible")]
+    assert len(shown) == 2                                   # keep = 2
+    for p in shown:
+        audio, sr = read_audio(p["value"])
+        assert sr == SR and len(audio) == int(0.3 * SR)
+        assert "seed" in p["label"]
+    choices = [c[0] for c in result[10]["choices"]]
+    assert len(choices) == 2 and result[10]["value"] == choices[0]
+    check_result(result[11:18], int(0.3 * SR), generated=False)   # pick 1 shown in full
+    second = client.predict(choices[1], api_name="/inspect_pick")
+    check_result(second, int(0.3 * SR), generated=False)
+    assert second[6]["seed"] == int(choices[1].split("seed ")[1].split()[0])
+
+    table, note, *takes = client.predict("tiny", *targets(loudness=(-40, -3)), *SAMPLING, api_name="/compare_conditioning")[:10]
+    methods = [row[0] for row in table["data"]]
+    assert methods == ["rejection sampling (last run)", "conditioning"]
+    assert "Conditioned on: loudness" in note
+    assert sum(1 for t in takes if t.get("visible")) == 2
+
+
+@pytest.mark.parametrize("on, message", [
+    ({}, "Switch on at least one target"),
+    ({"pitch": (62, 55)}, "the range is inverted"),
+    ({"pitch": (60, 60)}, "the range is empty"),
+    ({"pitch": (None, None)}, "has no minimum or maximum"),
+    ({"loudness": (5, 10)}, "can never be met"),
+    ({"timbre": "kazoo"}, "unknown instrument 'kazoo'"),
+])
+def test_sampling_bad_targets(client, on, message):
+    with pytest.raises(AppError) as err:
+        client.predict("tiny", *targets(**on), *SAMPLING, "pitch", "brightness", api_name="/sample")
+    assert message in str(err.value) and "Traceback" not in str(err.value)
+
+
+def test_inspect_before_sampling_is_refused(app):
+    fresh = Client(app[1], verbose=False)                    # a new session: no run, so no picks to choose
+    with pytest.raises(AppError, match="not in the list of choices"):
+        fresh.predict("pick 1", api_name="/inspect_pick")

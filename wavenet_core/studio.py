@@ -763,6 +763,330 @@ def json_safe(value):
     return str(value)
 
 
+# ---- Sampling tab -----------------------------------------------------------------------------
+# (name, label, unit, lowest, highest, default range, on by default) for each target the tab offers.
+SAMPLING_TARGETS = (
+    ("pitch", "Pitch", "MIDI note, 60 = C4", 24, 96, (55, 62), True),
+    ("loudness", "Loudness", "dB", -80, 0, (-30, -12), False),
+    ("brightness", "Brightness", "Hz (spectral centroid)", 0, 8000, (500, 2000), False),
+    ("noisiness", "Noisiness", "0 = pure tone, 0.5+ = noise", 0, 1, (0, 0.1), False),
+    ("onset_rate", "Onsets", "per second", 0, 50, (0, 2), False),
+    ("sounding_seconds", "Sounding time", "s", 0, 10, (0.5, 10), False),
+    ("voiced_fraction", "Pitched part", "0..1", 0, 1, (0.8, 1), False),
+)
+SAMPLING_AXES = [t[0] for t in SAMPLING_TARGETS]
+MAX_KEEP = 8
+MAX_CANDIDATES = 128
+MAX_SAMPLING_SECONDS = 4.0
+MAX_BUDGET_SECONDS = 300.0
+
+
+def sampling_targets(values: list, instrument_names) -> list[str]:
+    """Page values (on, low, high per numeric target, then timbre on + name) → target texts, checked
+    by ``sampling.parse_targets`` (inverted, empty and impossible ranges are refused there)."""
+    from .sampling import parse_targets
+    texts = []
+    for k, (name, label, *_rest) in enumerate(SAMPLING_TARGETS):
+        on, lo, hi = values[3 * k: 3 * k + 3]
+        if not on:
+            continue
+        lo_s = "" if lo is None or lo == "" else _num(_number(lo, f"{label} minimum", -1e9, 1e9))
+        hi_s = "" if hi is None or hi == "" else _num(_number(hi, f"{label} maximum", -1e9, 1e9))
+        if not lo_s and not hi_s:
+            raise ValueError(f"The {label.lower()} target is on but has no minimum or maximum; give at least one.")
+        texts.append(f"{name}={lo_s}..{hi_s}")
+    timbre_on, timbre = values[3 * len(SAMPLING_TARGETS):]
+    if timbre_on:
+        if timbre in (None, "", FREE, MIX):
+            raise ValueError("The timbre target is on: choose the instrument it should sound like.")
+        texts.append(f"timbre={timbre}")
+    if not texts:
+        raise ValueError("Switch on at least one target (tick its box) so there is something to select by.")
+    parse_targets(texts, tuple(instrument_names) or None)
+    return texts
+
+
+def _fixed_controls(config, instrument, fix_pitch, pitch, fix_loudness, level, seconds) -> Controls:
+    names = list(getattr(config, "instrument_names", ()) or ())
+    kw: dict = {"seconds": seconds}
+    if instrument not in (None, "", FREE):
+        if instrument not in names:
+            raise ValueError(f"Unknown instrument {str(instrument)[:30]!r}; this model knows: {', '.join(names) or 'none'}.")
+        kw["instrument"] = instrument
+    if fix_pitch:
+        kw["pitch"] = _number(pitch, "Fixed note", MIDI_MIN, MIDI_MAX, " (MIDI number)")
+    if fix_loudness:
+        kw["loudness"] = _number(level, "Fixed level", -60, 0, " dB")
+    return Controls(**kw)
+
+
+def _pick_label(c, sample_rate: int) -> str:
+    d = c.descriptors or {}
+    bits = [f"pick {c.rank}", f"seed {c.seed}"]
+    if d.get("pitch") is not None:
+        bits.append(note_name(d["pitch"]))
+    bits.append("meets the targets" if c.meets_targets else f"closest miss ({', '.join(c.reasons[:2])})")
+    return " · ".join(bits)
+
+
+def _sampling_tab(studio: Studio, model_dd: gr.Dropdown, initial) -> dict:
+    names = list(getattr(getattr(initial, "config", None), "instrument_names", ()) or ())
+    gr.Markdown("Generate candidates freely (or with some controls fixed), measure each one, and keep those whose "
+                "measurements fall inside your target ranges. It works for anything measurable, but costs "
+                "compute — the cost of every run is shown.")
+    target_inputs = []
+    with gr.Row():
+        with gr.Column(scale=1, min_width=360):
+            with gr.Accordion("Targets: tick a property and give its range (leave an end empty for no bound)", open=True):
+                for name, label, unit, lo, hi, (d_lo, d_hi), on in SAMPLING_TARGETS:
+                    with gr.Row(equal_height=True):
+                        cb = gr.Checkbox(value=on, label=label, info=unit, scale=2, min_width=120, elem_id=f"t-{name}")
+                        mn = gr.Number(value=d_lo, label="min", scale=1, min_width=70)
+                        mx = gr.Number(value=d_hi, label="max", scale=1, min_width=70)
+                    target_inputs += [cb, mn, mx]
+                with gr.Row(equal_height=True):
+                    timbre_on = gr.Checkbox(value=False, label="Timbre", info="judged by a classifier", scale=2,
+                                            min_width=120)
+                    timbre = gr.Dropdown(names, value=names[0] if names else None, label="sounds like", scale=2,
+                                         allow_custom_value=True)
+                target_inputs += [timbre_on, timbre]
+            with gr.Accordion("Controls kept fixed (everything else is left free)", open=False):
+                s_instrument = gr.Dropdown([FREE, *names], value=FREE, label="Instrument", allow_custom_value=True)
+                with gr.Row(equal_height=True):
+                    fix_pitch = gr.Checkbox(value=False, label="Fix the note", scale=1)
+                    s_pitch = gr.Slider(MIDI_MIN, MIDI_MAX, value=60, step=1, label="Note (MIDI)", scale=3)
+                with gr.Row(equal_height=True):
+                    fix_loud = gr.Checkbox(value=False, label="Fix the level", scale=1)
+                    s_level = gr.Slider(-40, -3, value=-18, step=1, label="Level (dB)", scale=3)
+            s_seconds = gr.Slider(0.2, MAX_SAMPLING_SECONDS, value=1.0, step=0.1, label="Length of each candidate (s)",
+                                  elem_id="s-seconds")
+            with gr.Row():
+                keep = gr.Slider(1, MAX_KEEP, value=3, step=1, label="Keep", info="stop after this many pass",
+                                 elem_id="s-keep")
+                max_cands = gr.Slider(1, MAX_CANDIDATES, value=32, step=1, label="Max candidates",
+                                      info="budget", elem_id="s-max")
+            with gr.Row():
+                budget = gr.Slider(5, MAX_BUDGET_SECONDS, value=60, step=5, label="Time budget (s)")
+                early = gr.Checkbox(value=True, label="Early rejection",
+                                    info="stop a candidate as soon as loudness, noisiness or sounding time cannot fit")
+            with gr.Row():
+                s_temperature = gr.Slider(0, MAX_TEMPERATURE, value=1.0, step=0.05, label="Temperature")
+                s_seed = gr.Number(value=0, precision=0, label="First seed", info="candidate i uses seed + i")
+            with gr.Row():
+                sample_btn = gr.Button("Sample", variant="primary", elem_id="sample")
+                compare_btn = gr.Button("Same goal by conditioning", elem_id="compare")
+                s_stop = gr.Button("Stop", variant="stop")
+        with gr.Column(scale=2):
+            cost = gr.Markdown("*Set targets and press Sample.*", elem_id="sampling-cost")
+            with gr.Row():
+                x_axis = gr.Dropdown(SAMPLING_AXES, value="pitch", label="scatter x", scale=1)
+                y_axis = gr.Dropdown(SAMPLING_AXES, value="brightness", label="scatter y", scale=1)
+            scatter = gr.Plot(label="Candidates", show_label=False, format="png", elem_classes=["sampling-scatter"])
+            gr.Markdown("**Picks** (accepted first; when too few pass, the closest misses fill up)")
+            picks = []
+            for i in range(MAX_KEEP):
+                picks.append(gr.Audio(label=f"pick {i + 1}", type="numpy", interactive=False, visible=False,
+                                      elem_classes=["sampling-pick"]))
+            inspect = gr.Radio([], label="Inspect pick", elem_id="inspect-pick")
+            panel = _result_panel("Selected pick")
+            with gr.Accordion("Same goal by conditioning", open=False) as cmp_box:
+                cmp_table = gr.Dataframe(headers=["method", "outputs", "meeting the targets", "candidates",
+                                                  "audio generated (s)", "wall time (s)", "CPU time (s)"],
+                                         label="Comparison", interactive=False, wrap=True)
+                cmp_note = gr.Markdown()
+                cmp_takes = [gr.Audio(label=f"conditioned take {i + 1}", type="numpy", interactive=False, visible=False)
+                             for i in range(MAX_KEEP)]
+    last = gr.State(None)          # the last run: result dict, pick audio paths, summary; per browser session
+
+    def _sampler(model_name, values, instrument, fix_pitch_, pitch, fix_loud_, level, seconds, temperature, seed,
+                 keep_, max_c, budget_, early_):  # noqa: PLR0913 - one value per control on the page
+        from .sampling import RejectionSampler
+        model = studio.wavenet(model_name)
+        seconds = _number(seconds, "Candidate length", 0.1, MAX_SAMPLING_SECONDS, " s")
+        controls = _fixed_controls(model.config, instrument, fix_pitch_, pitch, fix_loud_, level, seconds)
+        texts = sampling_targets(values, getattr(model.config, "instrument_names", ()))
+        return model, RejectionSampler(
+            model, texts, controls=controls, seconds=seconds,
+            temperature=_number(temperature, "Temperature", 0, MAX_TEMPERATURE),
+            keep=_number(keep_, "Keep", 1, MAX_KEEP, integer=True),
+            max_candidates=_number(max_c, "Max candidates", 1, MAX_CANDIDATES, integer=True),
+            max_seconds=_number(budget_, "Time budget", 1, MAX_BUDGET_SECONDS, " s"),
+            seed=_number(seed, "First seed", 0, MAX_SEED, integer=True), early_rejection=bool(early_),
+            batch=8, threads=1)
+
+    def _cost_line(summary: dict, keep_: int) -> str:
+        s_ = summary
+        line = (f"**{s_['accepted']} of {s_['candidates_generated']} candidates accepted** "
+                f"(acceptance {100 * s_['acceptance_rate']:.0f} %) · {s_['seconds_of_audio_generated']:.1f} s of audio "
+                f"generated · early rejection saved {100 * s_['saved_fraction']:.0f} % · "
+                f"{s_['wall_seconds']:.1f} s wall, {s_['cpu_seconds']:.1f} s CPU")
+        why = {"keep": "enough passed", "max_candidates": "candidate budget spent", "max_seconds": "time budget spent",
+               "cancelled": "stopped"}.get(s_["stop_reason"], s_["stop_reason"])
+        line += f" · stopped: {why}"
+        if s_["picks_meeting_targets"] < keep_:
+            line += (f"\n\n⚠ Only {s_['picks_meeting_targets']} of the {keep_} picks meet every target; widen the "
+                     "ranges, fix a control by conditioning, or raise the budget.")
+        return line
+
+    @_friendly
+    def sample(model_name, pitch_on, pitch_min, pitch_max, loudness_on, loudness_min, loudness_max, brightness_on, brightness_min,
+               brightness_max, noisiness_on, noisiness_min, noisiness_max, onsets_on, onsets_min, onsets_max,
+               sounding_on, sounding_min, sounding_max, voiced_on, voiced_min, voiced_max, timbre_on, timbre_name,
+               instrument, fix_pitch_, pitch, fix_loud_, level, seconds, temperature, seed, keep_, max_candidates,
+               time_budget, early_rejection, scatter_x, scatter_y,
+               request: gr.Request = None, progress=gr.Progress()):
+        """Rejection sampling: generate candidates until ``keep`` meet every target or the budget is spent."""
+        values = [pitch_on, pitch_min, pitch_max, loudness_on, loudness_min, loudness_max, brightness_on,
+                  brightness_min, brightness_max, noisiness_on, noisiness_min, noisiness_max, onsets_on, onsets_min,
+                  onsets_max, sounding_on, sounding_min, sounding_max, voiced_on, voiced_min, voiced_max, timbre_on,
+                  timbre_name]
+        model, sampler = _sampler(model_name, values, instrument, fix_pitch_, pitch, fix_loud_, level, seconds,
+                                  temperature, seed, keep_, max_candidates, time_budget, early_rejection)
+        x, y = scatter_x, scatter_y
+        sr = model.config.sample_rate
+
+        def run(progress, cancel):
+            return sampler.run(progress=lambda done, total, _s: progress(done, total), cancel=cancel)
+        result, took = studio.stoppable(run, request=request, progress=progress, label="Candidates")
+        d = result.to_dict()
+        d.pop("model", None)                 # a server path; the page has the model's name
+        summary = result.summary()
+        pick_files, pick_updates, choices = [], [], []
+        for c in result.picks:
+            pcm = to_int16(c.audio)
+            pick_files.append(studio.results.wav(pcm, sr, f"{model_name}-pick{c.rank}-seed{c.seed}"))
+            label = _pick_label(c, sr)
+            pick_updates.append(gr.update(value=(sr, pcm), label=label, visible=True))
+            choices.append(label)
+        pick_updates += [gr.update(value=None, visible=False)] * (MAX_KEEP - len(pick_updates))
+        state = {"result": d, "picks": pick_files, "labels": choices, "keep": sampler.keep, "targets":
+                 [str(t) for t in sampler.targets], "controls": json_safe(d.get("controls")), "seconds": sampler.n / sr,
+                 "model": model_name, "summary": json_safe(summary)}
+        from .plots import candidate_scatter_figure
+        fig = candidate_scatter_figure(d, x or "pitch", y or "brightness")
+        panel_out = (_render_pick(state, 0, model) if pick_files else
+                     [gr.update(value=None)] * 5 + ["*No candidate was completed: raise the budget.*", {}])
+        return [_cost_line(summary, sampler.keep), fig, *pick_updates,
+                gr.update(choices=choices, value=choices[0] if choices else None), *panel_out, state]
+
+    def _render_pick(state, index: int, model=None):
+        import soundfile as sf
+        path = state["picks"][index]
+        audio, sr = sf.read(path, dtype="float32")
+        cand = next(c for c in state["result"]["candidates"] if c["index"] == state["result"]["picks"][index])
+        details = {"model": state["model"], "seed": cand["seed"], "status": cand["status"],
+                   "meets_targets": cand["meets_targets"], "distance_to_targets": cand["distance"],
+                   "targets": state["targets"], "controls": state["controls"]}
+        return list(studio.results.render(audio, sr, Path(path).stem, details=details))
+
+    sample_outputs = [cost, scatter, *picks, inspect, *panel.outputs, last]
+    sample_inputs = [model_dd, *target_inputs, s_instrument, fix_pitch, s_pitch, fix_loud, s_level, s_seconds,
+                     s_temperature, s_seed, keep, max_cands, budget, early, x_axis, y_axis]
+    ev = sample_btn.click(sample, sample_inputs, sample_outputs, api_name="sample", concurrency_limit=studio.slots,
+                          concurrency_id="generation", show_progress_on=[scatter])
+
+    @_friendly
+    def inspect_pick(choice, state):
+        """Waveform, spectrogram, measurements and WAV of one pick of the last run."""
+        if not state or not state.get("picks"):
+            raise ValueError("Run Sample first; then choose one of its picks.")
+        if choice not in state["labels"]:
+            raise ValueError("Choose one of the picks listed.")
+        return _render_pick(state, state["labels"].index(choice))
+
+    inspect.input(inspect_pick, [inspect, last], panel.outputs, api_name="inspect_pick", concurrency_id="light",
+                  concurrency_limit=4)
+
+    @_friendly
+    def replot(x, y, state):
+        """Redraw the candidate scatter of the last run on other axes."""
+        if not state:
+            return gr.update()
+        from .plots import candidate_scatter_figure
+        return candidate_scatter_figure(state["result"], x, y)
+
+    gr.on([x_axis.input, y_axis.input], replot, [x_axis, y_axis, last], scatter, api_name="sampling_scatter",
+          concurrency_id="light", concurrency_limit=4)
+
+    @_friendly
+    def compare(model_name, pitch_on, pitch_min, pitch_max, loudness_on, loudness_min, loudness_max, brightness_on, brightness_min,
+               brightness_max, noisiness_on, noisiness_min, noisiness_max, onsets_on, onsets_min, onsets_max,
+               sounding_on, sounding_min, sounding_max, voiced_on, voiced_min, voiced_max, timbre_on, timbre_name,
+               instrument, fix_pitch_, pitch, fix_loud_, level, seconds, temperature, seed, keep_, max_candidates,
+               time_budget, early_rejection, state,
+                request: gr.Request = None, progress=gr.Progress()):
+        """The same goal by conditioning: condition on what can be conditioned (the middle of the pitch and
+        loudness ranges, the timbre), generate as many takes as Keep, and judge them by the same targets."""
+        from dataclasses import replace
+
+        from .sampling import failed_targets
+        values = [pitch_on, pitch_min, pitch_max, loudness_on, loudness_min, loudness_max, brightness_on,
+                  brightness_min, brightness_max, noisiness_on, noisiness_min, noisiness_max, onsets_on, onsets_min,
+                  onsets_max, sounding_on, sounding_min, sounding_max, voiced_on, voiced_min, voiced_max, timbre_on,
+                  timbre_name]
+        model, sampler = _sampler(model_name, values, instrument, fix_pitch_, pitch, fix_loud_, level, seconds,
+                                  temperature, seed, keep_, max_candidates, time_budget, early_rejection)
+        controls, conditioned, free = sampler.controls, [], []
+        for t in sampler.targets:
+            if t.name == "pitch" and getattr(model.config, "local_dim", 0):
+                mid = float(round((max(t.low, MIDI_MIN) + min(t.high, MIDI_MAX)) / 2))   # the models learned whole notes
+                controls = replace(controls, pitch=mid)
+                conditioned.append(f"pitch {note_name(mid)}")
+            elif t.name == "loudness" and getattr(model.config, "local_dim", 0):
+                mid = (max(t.low, -40) + min(t.high, -3)) / 2
+                controls = replace(controls, loudness=mid)
+                conditioned.append(f"loudness {mid:.0f} dB")
+            elif t.name == "timbre" and getattr(model.config, "n_instruments", 0):
+                controls = replace(controls, instrument=t.label)
+                conditioned.append(f"timbre {t.label}")
+            else:
+                free.append(t.name.replace("_", " "))
+        inputs = model_inputs(controls, model.config)
+        sr = model.config.sample_rate
+        t0, c0 = time.perf_counter(), time.process_time()
+        seeds = sampler.seeds(0, sampler.keep)
+        audio, _ = studio.stoppable(lambda **kw: generate(model, inputs, temperature=sampler.temperature, seed=seeds,
+                                                          batch=len(seeds), method=studio.method(), **kw),
+                                    request=request, progress=progress, label="Conditioned takes")
+        verdicts = [not failed_targets(sampler.measure(a), sampler.targets) for a in audio]
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        rows = [["conditioning", len(audio), sum(verdicts), len(audio), round(len(audio) * sampler.n / sr, 2),
+                 round(wall, 2), round(cpu, 2)]]
+        if state and state.get("targets") == [str(t) for t in sampler.targets]:
+            s_ = state["summary"]
+            rows.insert(0, ["rejection sampling (last run)", s_["picked"], s_["picks_meeting_targets"],
+                            s_["candidates_generated"], round(s_["seconds_of_audio_generated"], 2),
+                            round(s_["wall_seconds"], 2), round(s_["cpu_seconds"], 2)])
+        note = (f"Conditioned on: {', '.join(conditioned) or 'nothing (no target can be conditioned)'}"
+                f"{'; left free: ' + ', '.join(free) if free else ''}. Every take is judged by the same targets. "
+                f"Targets: {', '.join(str(t) for t in sampler.targets)}.")
+        takes = [gr.update(value=(sr, to_int16(a)), visible=True,
+                           label=f"conditioned take {i + 1} · seed {seeds[i]} · {'meets' if ok else 'misses'} the targets")
+                 for i, (a, ok) in enumerate(zip(audio, verdicts))]
+        takes += [gr.update(value=None, visible=False)] * (MAX_KEEP - len(takes))
+        return [{"headers": ["method", "outputs", "meeting the targets", "candidates", "audio generated (s)",
+                             "wall time (s)", "CPU time (s)"], "data": rows}, note, *takes, gr.update(open=True)]
+
+    ev2 = compare_btn.click(compare, [*sample_inputs[:-2], last], [cmp_table, cmp_note, *cmp_takes, cmp_box],
+                            api_name="compare_conditioning", concurrency_limit=studio.slots,
+                            concurrency_id="generation")
+
+    @_friendly
+    def stop_sampling(request: gr.Request = None):
+        """Stop this session's running sampling or comparison."""
+        studio.stops.stop(_session(request))
+
+    s_stop.click(stop_sampling, None, None, api_name="stop_sampling", queue=False, cancels=[ev, ev2])
+
+    def on_model(model_name):
+        model = studio.shelf.get(model_name)
+        names_ = list(getattr(model.config, "instrument_names", ()) or ())
+        return [gr.update(choices=names_, value=names_[0] if names_ else None),
+                gr.update(choices=[FREE, *names_], value=FREE)]
+
+    return {"on_model": (on_model, [timbre, s_instrument])}
+
+
 # ---- Autoencoder tab --------------------------------------------------------------------------
 UPLOAD = "my upload / recording"
 NO_CLIP = "none (no morph)"
