@@ -101,12 +101,14 @@ def control(widget, description: str):
     raise KeyError(f"no control {description!r}; have: {[getattr(c, 'description', '') for c in widget.children]}")
 
 
-def _layout(widget) -> None:
-    """Sliders wrap in rows, the output below them at full width."""
+def _layout(widget, continuous: bool = False) -> None:
+    """Sliders wrap in rows, the output below them at full width. Unless ``continuous``, a slider
+    acts when released, not at every step of a drag (each step would generate a clip)."""
     from ipywidgets import Layout
 
     widget.layout = Layout(display="flex", flex_flow="row wrap", align_items="flex-start")
     for child in widget.children[:-1]:
+        child.continuous_update = continuous
         child.style.description_width = "110px"
         child.layout = Layout(width="320px")
     widget.children[-1].layout = Layout(width="100%")
@@ -345,7 +347,7 @@ def target_explorer(pool, x: str = "loudness", y: str = "brightness", show: bool
             return _error(str(e)) if show else {"error": str(e)}
 
     w = interactive(render, **sliders)
-    _layout(w)
+    _layout(w, continuous=True)          # judging a pool is instant
     for child in w.children[:-1]:
         child.layout.width = "480px"
     return w
