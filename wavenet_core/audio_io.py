@@ -6,6 +6,7 @@ one-line message that says what is wrong and what to do.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -75,6 +76,9 @@ def _decode_other(path: Path, sf_error: Exception, max_seconds: float | None) ->
     """Formats libsndfile cannot open (AAC, WMA, …) through audioread, when it has a real decoder
     (ffmpeg, GStreamer, Core Audio); its pure-Python fallback reads nothing libsndfile cannot."""
     reason = str(sf_error).split("\n")[0].strip() or type(sf_error).__name__
+    # libsndfile says "Error opening '/full/path': Format not recognised." — keep the reason, not the
+    # path (the file is named at the start; on a server the path is its private temp folder).
+    reason = re.sub(r"^Error opening .*?: ", "", reason).rstrip(".") or "unknown format"
     refused = AudioError(f"{path.name}: not a readable audio file ({reason}); use WAV, FLAC, OGG or MP3.")
     try:
         import audioread
