@@ -71,6 +71,7 @@ def test_notebook_executes(name, kernel_home, tmp_path, monkeypatch):
     monkeypatch.setenv("MPLBACKEND", "Agg")
     monkeypatch.setenv("WAVENET_CACHE", str(tmp_path / "cache"))          # user-folder features (05)
     monkeypatch.setenv("WAVENET_CACHE_DIR", str(tmp_path / "cache"))      # novelty index (03)
+    monkeypatch.setenv("TMPDIR", str(tmp_path))       # the kernel's tempfile.mkdtemp() folders (04, 05)
     nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
     client = NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name="python3",
                             resources={"metadata": {"path": str(tmp_path)}})
