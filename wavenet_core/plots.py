@@ -69,6 +69,8 @@ def receptive_field_figure(config, notes_midi: tuple[int, ...] = (48, 60, 72)) -
     layers = np.arange(1, len(dil) + 1)
     ax_l.step(layers, cum, where="mid", color="#1f77b4")
     ax_l.bar(layers, dil, color="#ff7f0e", alpha=0.5, label="dilation")
+    from matplotlib.ticker import MaxNLocator
+    ax_l.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax_l.set_xlabel("layer")
     ax_l.set_ylabel("samples")
     ax_l.set_title(f"receptive field: {cum[-1]} samples = {1000 * cum[-1] / sr:.1f} ms")
@@ -90,6 +92,10 @@ def receptive_field_figure(config, notes_midi: tuple[int, ...] = (48, 60, 72)) -
     ax_r.set_yticks(y, [s[0] for s in spans], fontsize=8)
     ax_r.invert_yaxis()
     ax_r.set_xscale("log")
+    from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
+    ax_r.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax_r.xaxis.set_major_formatter(ScalarFormatter())
+    ax_r.xaxis.set_minor_formatter(NullFormatter())
     ax_r.set_xlabel("ms (log)")
     ax_r.set_title("compared with musical time")
     ax_r.grid(alpha=0.3, axis="x")

@@ -201,17 +201,11 @@ def note_name(midi: float) -> str:
     return name if cents == 0 else f"{name} {cents:+d}¢"
 
 
-# pYIN is the slow part of the descriptors: the app measures pitch at 50 frames/s over the range the
-# pitch controls cover (MIDI 36-84 ≈ 65-1047 Hz), about 3× faster than the defaults on a 1 s clip.
-DESCRIBE_FRAME_RATE = 50
-DESCRIBE_FMIN, DESCRIBE_FMAX = 60.0, 1100.0
-
-
 def describe_audio(audio: np.ndarray, sample_rate: int) -> dict:
-    """The descriptors measured on a result (``wavenet_core.descriptors.describe``)."""
+    """The descriptors measured on a result: ``descriptors.describe`` with its defaults, so the numbers
+    match what sampling accepted a candidate on and what the evaluations report."""
     from .descriptors import describe
-    return dict(describe(audio, sample_rate, hop_length=max(1, sample_rate // DESCRIBE_FRAME_RATE),
-                         fmin=DESCRIBE_FMIN, fmax=DESCRIBE_FMAX))
+    return dict(describe(audio, sample_rate))
 
 
 _DESCRIPTOR_LABELS = {
@@ -632,10 +626,10 @@ def _conditioning_tab(studio: Studio, model_dd: gr.Dropdown, initial) -> dict:
             temperature = gr.Slider(0, MAX_TEMPERATURE, value=1.0, step=0.05, label="Temperature", elem_id="temperature",
                                     info="Lower: cleaner and more predictable; higher: noisier and wilder; 0 = always the likeliest sample.")
             seconds = gr.Slider(MIN_SECONDS, studio.max_seconds, value=1.0, step=0.1, label="Duration (s)", elem_id="duration")
-            with gr.Row(equal_height=True):
+            with gr.Row():
                 seed = gr.Number(value=0, precision=0, label="Seed", scale=3, elem_id="seed",  # range checked by the handler
                                  info="Same seed + same settings = the same sound.")
-                new_seed = gr.Button("New seed", scale=1, size="sm", elem_id="new-seed")
+                new_seed = gr.Button("New seed", scale=1, size="sm", elem_id="new-seed", min_width=90)
             with gr.Row():
                 go = gr.Button("Generate", variant="primary", elem_id="generate-conditioning")
                 stop = gr.Button("Stop", variant="stop", elem_id="stop-conditioning")
@@ -766,7 +760,7 @@ def json_safe(value):
 # ---- Sampling tab -----------------------------------------------------------------------------
 # (name, label, unit, lowest, highest, default range, on by default) for each target the tab offers.
 SAMPLING_TARGETS = (
-    ("pitch", "Pitch", "MIDI note, 60 = C4", 24, 96, (55, 62), True),
+    ("pitch", "Pitch", "MIDI note, 60 = C4", 24, 96, (55, 67), True),
     ("loudness", "Loudness", "dB", -80, 0, (-30, -12), False),
     ("brightness", "Brightness", "Hz (spectral centroid)", 0, 8000, (500, 2000), False),
     ("noisiness", "Noisiness", "0 = pure tone, 0.5+ = noise", 0, 1, (0, 0.1), False),
