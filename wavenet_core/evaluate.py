@@ -12,6 +12,8 @@ measures them with the descriptors, and compares with what was requested:
 * loudness — the same notes are requested at levels from -30 to -10 dB; Pearson r and mean
   absolute error (dB) between requested and measured (median frame level of the sustained part);
 * melody — one 8-note melody per instrument; share of notes within 50 cents;
+* diagnostics — notes in which the pitch tracker found nothing voiced, and the median error of
+  plain YIN (no voicing decision), which says whether rough notes are at least near the pitch;
 * failures — clips that come out silent (sustained level under -50 dB) or noise-only (less
   than half of the sustained frames voiced).
 
@@ -114,6 +116,18 @@ def _median_midi(f0: np.ndarray) -> float | None:
     return float(np.median(hz_to_midi(voiced))) if len(voiced) else None
 
 
+def yin_midi(audio: np.ndarray, sample_rate: int, hop: int) -> np.ndarray:
+    """Per-frame pitch (MIDI) by YIN with no voicing decision: a diagnostic for clips too rough for
+    pYIN to call voiced — it says where the pitch is, not whether it is stable."""
+    import librosa
+
+    frame_length = 1 << int(np.ceil(np.log2(2 * sample_rate / PITCH_FMIN)))
+    shifted = np.pad(np.asarray(audio, dtype=np.float32)[hop // 2:], (0, hop + frame_length))
+    f0 = librosa.yin(shifted, fmin=PITCH_FMIN, fmax=min(PITCH_FMAX, sample_rate / 2 - 1), sr=sample_rate,
+                     frame_length=frame_length, hop_length=hop, center=True)
+    return hz_to_midi(f0)
+
+
 def measure(audio: np.ndarray, req: Request, sample_rate: int, hop: int) -> dict:
     """Measure one clip against its request → a JSON-ready record."""
     curves = req.curves
@@ -124,8 +138,9 @@ def measure(audio: np.ndarray, req: Request, sample_rate: int, hop: int) -> dict
         n = curves.notes[0]
         sl = _sustained(curves, 0.2 * n.duration, 0.9 * n.duration)
         got = _median_midi(f0[sl])
+        yin = float(np.nanmedian(yin_midi(audio, sample_rate, hop)[sl]))
         rec.update(pitch=n.midi, loudness=n.level_db, measured_pitch=got,
-                   cents=None if got is None else 100 * (got - n.midi),
+                   cents=None if got is None else 100 * (got - n.midi), yin_cents=100 * (yin - n.midi),
                    measured_loudness=float(np.median(loud[sl])), voiced_fraction=float(np.mean(f0[sl] > 0)))
     else:
         notes = []
@@ -202,8 +217,11 @@ def summarise(records: list[dict]) -> dict:
     _, mel_within = _cents_summary(melody_cents)
     silent = sum(r["silent"] for r in records)
     noise = sum(r["noise_only"] for r in records)
+    yin = [abs(r["yin_cents"]) for r in notes if r.get("yin_cents") is not None and math.isfinite(r["yin_cents"])]
     return {
         "pitch_median_cents": med, "pitch_within_50": within, "pitch_notes": len(notes),
+        "pitch_unvoiced_notes": sum(r["cents"] is None for r in notes),
+        "pitch_yin_median_cents": float(np.median(yin)) if yin else None,
         "timbre_accuracy": float(np.mean([r["predicted"] == r["instrument"] for r in timbre])) if timbre else None,
         "loudness_r": r_val, "loudness_mae_db": float(np.mean(np.abs(req - got))) if len(notes) else None,
         "melody_within_50": mel_within, "melody_notes": len(melody_cents),
@@ -410,9 +428,9 @@ _ROWS = [
 ]
 
 
-def _fmt(fmt: str, v) -> str:
+def _fmt(fmt: str, v, unvoiced: bool = False) -> str:
     if v is None:
-        return "n/a"
+        return "∞" if unvoiced else "n/a"        # median over notes, most of them unvoiced
     return fmt.format(int(v)) if fmt == "{:d}" else fmt.format(v)
 
 
@@ -424,8 +442,15 @@ def format_table(report: dict) -> str:
         op, target = TARGETS[key]
         tgt = ("≤ " if op == "<=" else "≥ ") + (_fmt(fmt, target))
         ok = report.get("passed", {}).get(key)
-        lines.append(f"{label:32s} {tgt:>9s} {_fmt(fmt, m.get(key)):>8s} {_fmt(fmt, c.get(key)):>8s}  "
-                     f"{'—' if ok is None else ('yes' if ok else 'NO')}")
+        unvoiced = key == "pitch_median_cents"
+        model_v = _fmt(fmt, m.get(key), unvoiced and m.get("pitch_unvoiced_notes", 0) > 0)
+        corpus_v = _fmt(fmt, c.get(key), unvoiced and c.get("pitch_unvoiced_notes", 0) > 0)
+        lines.append(f"{label:32s} {tgt:>9s} {model_v:>8s} {corpus_v:>8s}  {'—' if ok is None else ('yes' if ok else 'NO')}")
+    if m.get("pitch_yin_median_cents") is not None:
+        lines.append(f"{'  diagnostic: YIN median (cents)':32s} {'':>9s} {m['pitch_yin_median_cents']:8.1f} "
+                     f"{_fmt('{:.1f}', c.get('pitch_yin_median_cents')):>8s}  (no voicing decision)")
+    lines.append(f"{'  notes pYIN found unvoiced':32s} {'':>9s} {m.get('pitch_unvoiced_notes', 0):8d} "
+                 f"{c.get('pitch_unvoiced_notes', 0):8d}")
     lines.append(f"({m.get('pitch_notes', 0)} notes, {m.get('melody_notes', 0)} melody notes, {m.get('clips', 0)} clips; "
                  f"{report.get('method', '?')} generator, seed {report.get('seed')}, {report.get('wall_seconds', '?')} s)")
     return "\n".join(lines)
