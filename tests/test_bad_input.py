@@ -415,7 +415,7 @@ def app_generate(tiny_dir):
 
     def call(**overrides):
         return fn(*{**VALID, **overrides}.values())
-    return gr, call
+    return gr, call, demo
 
 
 @pytest.mark.parametrize("overrides, message", [
@@ -438,7 +438,7 @@ def app_generate(tiny_dir):
     (dict(model_name=None), "Choose a model from the list (tiny)"),
 ])
 def test_app_handler_gives_gr_error(app_generate, bad, overrides, message):
-    gr, call = app_generate
+    gr, call, _ = app_generate
     overrides = {k: (str(bad[v]) if k == "recording" else v) for k, v in overrides.items()}
     with pytest.raises(gr.Error) as e:
         call(**overrides)
@@ -446,7 +446,7 @@ def test_app_handler_gives_gr_error(app_generate, bad, overrides, message):
 
 
 def test_app_accepts_unusual_recordings_and_keeps_serving(app_generate, bad):
-    gr, call = app_generate
+    gr, call, _ = app_generate
     for case in ("ch8_192k", "u8_8k"):
         result = call(pitch_mode="recording", recording=str(bad[case]))
         sr, pcm = result[0]
@@ -476,3 +476,24 @@ def test_bad_target_ranges(sampling, text, message):
     with pytest.raises(ValueError) as e:
         sampling.parse_target(text, instruments=INSTRUMENTS)
     assert message in one_line(e.value)
+
+
+@pytest.mark.parametrize("name, low, high, message", [
+    ("pitch", 62, 55, "the range is inverted (62 > 55)"),
+    ("loudness", -12, -12, "the range is empty (-12..-12)"),
+    ("loudness", 5, 10, "can never be met: loudness lies between -80 and 0 dB FS"),
+    ("pitch", None, None, "The pitch target is on but has no minimum or maximum"),
+])
+def test_app_sampling_tab_refuses_bad_ranges(app_generate, name, low, high, message):
+    """The Sampling tab's handler, called with the page's own defaults and one bad target range."""
+    gr, _, demo = app_generate
+    from wavenet_core.studio import SAMPLING_TARGETS
+    sample = next(f for f in demo.fns.values() if f.api_name == "sample")
+    args = [getattr(c, "value", None) for c in sample.inputs]
+    args[0] = "tiny"
+    k = [t[0] for t in SAMPLING_TARGETS].index(name)
+    args[1 + 3 * k: 4 + 3 * k] = [True, low, high]          # (on, minimum, maximum) of that target
+    with pytest.raises(gr.Error) as e:
+        sample.fn(*args)
+    assert message in one_line(e.value)
+
