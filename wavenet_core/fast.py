@@ -405,6 +405,12 @@ def prepare_weights(model: WaveNet) -> FastWeights:
 
 
 # ---- conditioning ---------------------------------------------------------------------------
+def _rowwise(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """x @ w one row at a time: BLAS sums a row differently depending on how many rows come with
+    it, and a stream's samples must not depend on its batch (or on streams stopped around it)."""
+    return np.concatenate([x[i: i + 1] @ w for i in range(x.shape[0])]) if x.shape[0] > 1 else x @ w
+
+
 class _ContextState:
     """The context stack run one frame at a time, with per-layer histories of past frames."""
 
@@ -420,15 +426,15 @@ class _ContextState:
 
     def push(self, audio: np.ndarray) -> np.ndarray:
         """audio (B, hop) of the newest complete frame → its summary (B, C)."""
-        h = np.tanh(audio @ self.w_frame + self.b_frame)
+        h = np.tanh(_rowwise(audio, self.w_frame) + self.b_frame)
         for (w_past, w_cur, bias, d), hist in zip(self.taps, self.history):
             hist.append(h)
             if len(hist) > d + 1:
                 del hist[0]
             past = hist[0] if len(hist) > d else None
-            pre = h @ w_cur + bias
+            pre = _rowwise(h, w_cur) + bias
             if past is not None:
-                pre += past @ w_past
+                pre += _rowwise(past, w_past)
             h = h + np.tanh(pre)
         return h.astype(np.float32)
 
@@ -491,7 +497,9 @@ class _Conditioning:
             f_a, f_b = t0 // hop, -(-min(self.n, t0 + span) // hop)
             in0, in1 = max(0, f_a - _UPSAMPLE_MARGIN), min(self.local.shape[-1], f_b + 1)
             with torch.no_grad():
-                up = self.model.upsampler(self.local[..., in0:in1]).numpy()
+                # one stream at a time: torch's convolutions can round differently with the batch size
+                up = torch.cat([self.model.upsampler(self.local[i: i + 1, :, in0:in1])
+                                for i in range(self.local.shape[0])]).numpy()
             start = f_a * hop
             end = min(f_b * hop, self.n)
             self.block = (start, np.ascontiguousarray(up[..., start - in0 * hop: end - in0 * hop]))
@@ -518,7 +526,7 @@ class _Conditioning:
             if t0 % hop == 0 and f >= 1:
                 # The newest complete context frame (f - 1) reaches samples of frame f onwards.
                 audio = mu_law_decode(classes[:, (f - 1) * hop: f * hop])
-                self.ctx_proj = self.context.push(audio) @ self.w_ctx
+                self.ctx_proj = _rowwise(self.context.push(audio), self.w_ctx)
             const = const + self.ctx_proj
         if self.w_local is None:
             return np.ascontiguousarray(const[None], dtype=np.float32), 0
