@@ -151,7 +151,7 @@ def test_autoencoder_tab(page, tmp_path):
 def test_sampling_tab(page, tmp_path):
     page.get_by_role("tab", name="Sampling").click()
     set_slider(page, "s-seconds", 0.5)
-    set_slider(page, "s-max", 12)
+    set_slider(page, "s-max", 6)
     page.click("#sample")
     page.wait_for_selector(".sampling-scatter img")
     page.wait_for_selector("text=candidates accepted")
