@@ -82,31 +82,34 @@ def test_bad_target_sets_are_refused(model):
 
 # ---- the fast generator's stop= hook ----------------------------------------------------------------
 def test_fast_stop_hook_keeps_other_streams_exact(monkeypatch):
-    """Stopped streams are compacted away; the others are bit-identical to an unstopped run."""
+    """Stopped streams are compacted away and the others carry on from their exact state. Streams
+    are stopped 4 at a time on one thread, so every running stream stays in the kernel's blocks of
+    4 (a lone stream is rounded differently: see fast_classes) and must match the unstopped run."""
     torch.manual_seed(0)
     net = WaveNet(preset_config("tiny", local_dim=6, n_instruments=3, context_layers=3, context_hop=64)).eval()
     with torch.no_grad():
         for p in net.parameters():
             p.mul_(3.0)
-    b, n = 7, 1500
+    b, n = 12, 1500
     g = torch.Generator().manual_seed(1)
     from wavenet_core.generate import ModelInputs
     inputs = ModelInputs(n, instrument=torch.arange(b) % 4, local_cond=torch.randn(b, 6, n // 160 + 2, generator=g))
     u = stream_uniforms(range(10, 10 + b), n)
-    monkeypatch.setattr(fast, "_CHUNK_WORK", 700)
-    full = fast.fast_classes(net, inputs, u, 1.0, threads=2)
-    plan = {2: [0, 3], 4: [6], 5: [1]}          # call number → streams stopped then
+    monkeypatch.setattr(fast, "_CHUNK_WORK", 1400)
+    full = fast.fast_classes(net, inputs, u, 1.0, threads=1)
+    plan = {2: [0, 3, 7, 11], 5: [1, 6, 9, 10]}          # call number → streams stopped then
+    kept = [2, 4, 5, 8]
     calls = []
 
     def stop(t, classes):
         calls.append(t)
-        np.testing.assert_array_equal(classes[:, :t][[2, 4, 5]], full[[2, 4, 5], :t])
+        np.testing.assert_array_equal(classes[:, :t][kept], full[kept, :t])
         halt = np.zeros(b, dtype=bool)
         halt[plan.get(len(calls), [])] = True
         return halt
 
-    got = fast.fast_classes(net, inputs, u, 1.0, threads=2, stop=stop)
-    np.testing.assert_array_equal(got[[2, 4, 5]], full[[2, 4, 5]])
+    got = fast.fast_classes(net, inputs, u, 1.0, threads=1, stop=stop)
+    np.testing.assert_array_equal(got[kept], full[kept])
     for call, streams in plan.items():
         t = calls[call - 1]
         for s in streams:
@@ -127,6 +130,7 @@ def test_accepted_candidates_meet_targets_and_regenerate_exactly(model, free_run
     assert res.stop_reason == "keep" and len(res.picks) == 3
     assert all(c.meets_targets and c.status == "accepted" for c in res.picks)
     assert res.candidates_generated >= 3 and res.samples_generated <= res.candidates_generated * sampler.n
+    assert all(c.verified for c in res.picks) and res.verification_samples >= 3 * sampler.n
     for cand in res.picks:
         # re-measured from the audio written to disk, after regenerating from the recorded seed at batch 1
         again = generate(model, sampler.inputs, seed=cand.seed)[0]
@@ -148,6 +152,29 @@ def test_accepted_candidates_meet_targets_and_regenerate_exactly(model, free_run
     assert 0 < d["acceptance_rate"] <= 1 and d["wall_seconds"] > 0
 
 
+def test_picks_are_their_batch1_regeneration(model, monkeypatch):
+    """If the batched sample of a candidate ever differs from its batch-1 regeneration (the compiled
+    kernel may round a stream differently inside a block of streams), the pick is the regeneration,
+    re-measured: here the regeneration of one seed is made silent, so that candidate fails."""
+    real = RejectionSampler.regenerate
+    victim = {}
+
+    def regenerate(self, seed):
+        audio = real(self, seed)
+        if not victim:
+            victim["seed"] = seed
+            return np.zeros_like(audio)
+        return audio
+    monkeypatch.setattr(RejectionSampler, "regenerate", regenerate)
+    res = RejectionSampler(model, ["loudness=-60..0"], seconds=SECONDS, keep=2, max_candidates=8, batch=4,
+                           threads=1, seed=20).run()
+    bad = next(c for c in res.candidates if c.seed == victim["seed"])
+    assert bad.batch_mismatch and bad.verified and not bad.meets_targets and not bad.picked
+    assert np.all(bad.audio == 0) and "judged on the regeneration" in bad.reasons[-1]
+    assert len(res.picks) == 2 and all(c.meets_targets and c.verified and not c.batch_mismatch for c in res.picks)
+    assert res.summary()["batch_mismatches"] == 1
+
+
 def test_max_candidates_returns_closest_flagged(model):
     sampler = RejectionSampler(model, ["brightness=0..100", "loudness=-80..0"], seconds=SECONDS, keep=2,
                                max_candidates=5, batch=4, threads=1, seed=7)
@@ -155,7 +182,8 @@ def test_max_candidates_returns_closest_flagged(model):
     assert res.stop_reason == "max_candidates" and res.candidates_generated == 5
     assert res.accepted == [] and len(res.picks) == 2
     dists = sorted(c.distance for c in res.candidates if c.status == "rejected")
-    assert [c.distance for c in res.picks] == dists[:2]
+    assert [c.distance for c in res.picks] == dists[:2]                  # nearest first
+    assert [c.rank for c in res.picks] == [1, 2]
     for c in res.picks:
         assert not c.meets_targets and c.distance > 0 and c.reasons[0].startswith("brightness")
         gap = (c.descriptors["brightness"] - 100) / 1000

@@ -580,8 +580,11 @@ def fast_classes(model: WaveNet, inputs: ModelInputs, uniforms: np.ndarray, temp
     the samples done so far ``t`` and the (B, T) classes (columns ≥ t not generated yet); it
     returns None or a boolean (B,) array of streams to stop now. A stopped stream is no longer
     computed (the others are compacted, so it costs nothing from then on) and its row keeps
-    ``SILENCE_CLASS`` after the point where it stopped; the other streams' samples are exactly
-    what they would be without ``stop``. Not combinable with ``return_logits``.
+    ``SILENCE_CLASS`` after the point where it stopped; the other streams carry on from their
+    exact state. (Caveat, as for any change of batch: ``_matmul_acc`` rounds a stream inside a
+    block of 4 streams differently from a stream on its own, so a stream that compaction moves
+    between the two can drift from the run without ``stop`` by a rounding error, which can
+    change a later sample.) Not combinable with ``return_logits``.
     """
     uniforms = np.ascontiguousarray(uniforms, dtype=np.float64)
     if uniforms.ndim != 2 or uniforms.shape[1] < 1:

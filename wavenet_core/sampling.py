@@ -235,6 +235,8 @@ class PrefixJudge:
         self.hop = hop or default_hop(sample_rate)
         self.sounding_db = sounding_db
         self.n_frames = max(1, -(-n_samples // self.hop))
+        self.check_every = 4 * self.hop          # samples between checks (the generator's chunks can be 64)
+        self.first_check = self._first_check()
         self.n_fft = None
         if any(t.name == "noisiness" for t in self.targets):
             # descriptors.spectral_features' default FFT size
@@ -243,6 +245,20 @@ class PrefixJudge:
     @property
     def active(self) -> bool:
         return bool(self.targets)
+
+    def _first_check(self) -> int:
+        """The first prefix length at which any target could be found hopeless (checks before are skipped)."""
+        hop, sr, f = self.hop, self.sr, self.n_frames
+        first = self.n
+        for t in self.targets:
+            if t.name == "sounding_seconds":
+                if math.isfinite(t.high):               # more frames already sounding than allowed
+                    first = min(first, (int(t.high * sr / hop) + 3) * hop)
+                if math.isfinite(t.low):                # too few left to reach the minimum
+                    first = min(first, max(0, f - int(math.ceil(t.low * sr / hop))) * hop)
+            else:                                       # a median is bounded once over half the frames are known
+                first = min(first, (f // 2 + 2) * hop)
+        return int(max(0, first))
 
     def known_frames(self, t: int) -> int:
         """Loudness frames whose whole window [f·hop − hop/2, f·hop + 2·hop − hop/2) lies in the first t samples."""
@@ -457,6 +473,7 @@ class Candidate:
     status: str = "unfinished"
     meets_targets: bool = False
     picked: bool = False
+    rank: int | None = None            # 1-based position among the picks (accepted first, then closest)
     descriptors: dict | None = None    # describe() of the full clip (of the prefix when stopped early)
     novelty: float | None = None
     nearest: str | None = None
@@ -464,6 +481,8 @@ class Candidate:
     reasons: list[str] = field(default_factory=list)
     distance: float | None = None      # to the target box (0 inside), complete candidates only
     samples_generated: int = 0
+    verified: bool = False             # regenerated at batch 1 from its seed; ``audio`` is that regeneration
+    batch_mismatch: bool = False       # ... and it differed from the batched sample (then re-measured)
     bounds: dict | None = None         # prefix bounds at an early rejection
     audio: np.ndarray | None = field(default=None, repr=False)
 
@@ -513,12 +532,15 @@ class SamplingResult:
     generation_seconds: float = 0.0
     analysis_seconds: float = 0.0
     cpu_seconds: float = 0.0
+    verification_seconds: float = 0.0
+    verification_samples: int = 0
     model: str | None = None
 
     @property
     def picks(self) -> list[Candidate]:
-        """The returned candidates: up to ``keep`` accepted ones, else topped up with the closest."""
-        return [c for c in self.candidates if c.picked]
+        """The returned candidates: up to ``keep`` accepted ones (in seed order), topped up with the
+        closest complete ones (nearest first) when fewer passed."""
+        return sorted((c for c in self.candidates if c.picked), key=lambda c: c.rank)
 
     @property
     def accepted(self) -> list[Candidate]:
@@ -557,12 +579,15 @@ class SamplingResult:
             "unfinished": sum(c.status == "unfinished" for c in self.candidates),
             "acceptance_rate": self.acceptance_rate,
             "samples_generated": self.samples_generated,
+            "verification_samples": self.verification_samples,
+            "batch_mismatches": sum(c.batch_mismatch for c in self.candidates),
             "samples_without_early_rejection": full,
             "samples_saved": self.samples_saved,
             "saved_fraction": self.samples_saved / full if full else 0.0,
             "seconds_of_audio_generated": self.samples_generated / self.sample_rate,
             "wall_seconds": self.wall_seconds, "generation_seconds": self.generation_seconds,
-            "analysis_seconds": self.analysis_seconds, "cpu_seconds": self.cpu_seconds,
+            "analysis_seconds": self.analysis_seconds, "verification_seconds": self.verification_seconds,
+            "cpu_seconds": self.cpu_seconds,
             "stop_reason": self.stop_reason,
         }
 
@@ -623,7 +648,7 @@ class RejectionSampler:
                  temperature: float = 1.0, keep: int = 4, max_candidates: int = 64, max_seconds: float | None = None,
                  seed: int = 0, batch: int = 16, early_rejection: bool = True, novelty=None,
                  model_name: str | None = None, threads: int | None = None, classifier_size: int = 120,
-                 log: Callable[[str], None] | None = None):
+                 verify: bool = True, log: Callable[[str], None] | None = None):
         from dataclasses import replace
 
         from .conditioning import Controls, model_inputs
@@ -653,7 +678,7 @@ class RejectionSampler:
                 raise ValueError("A timbre target needs a model with named instruments.")
         self.temperature, self.keep, self.max_candidates = float(temperature), keep, max_candidates
         self.max_seconds, self.seed, self.batch = max_seconds, int(seed), batch
-        self.early_rejection, self.threads, self.log = early_rejection, threads, log
+        self.early_rejection, self.threads, self.log, self.verify = early_rejection, threads, log, verify
         self.model_name = model_name
         if novelty is True:
             params = corpus_params_for(model_name) if model_name else None
@@ -736,6 +761,9 @@ class RejectionSampler:
             stopped_at = np.full(size, self.n, dtype=np.int64)      # samples generated per stream
             alive = np.ones(size, dtype=bool)
             halted = {"budget": False}
+            judging = self.early_rejection and self.judge.active
+            decoded = np.zeros((size, self.n), np.float32) if judging else None
+            state = {"decoded": 0, "checked": 0}
 
             def stop(t: int, classes: np.ndarray) -> np.ndarray | None:
                 nonlocal cancelled
@@ -746,10 +774,13 @@ class RejectionSampler:
                 if over or cancelled:
                     halted["budget"] = True
                     halt[alive] = True
-                elif self.early_rejection and self.judge.active:
-                    audio = mu_law_decode(classes[:, :t])
-                    for b in np.flatnonzero(alive):
-                        reasons, bounds = self.judge.hopeless(audio[b])
+                elif judging and t >= self.judge.first_check and t - state["checked"] >= self.judge.check_every:
+                    # decode only the new samples of the streams still running
+                    rows = np.flatnonzero(alive)
+                    decoded[rows, state["decoded"]:t] = mu_law_decode(classes[rows, state["decoded"]:t])
+                    state["decoded"] = state["checked"] = t
+                    for b in rows:
+                        reasons, bounds = self.judge.hopeless(decoded[b, :t])
                         if reasons:
                             halt[b] = True
                             batch[b].status, batch[b].reasons = "early_rejected", reasons
@@ -775,19 +806,13 @@ class RejectionSampler:
                 if not alive[b]:
                     cand.status, cand.reasons = "unfinished", ["stopped: " + ("cancelled" if cancelled else "time budget spent")]
                     continue
-                v = self.measure(audio[b])
-                cand.audio = audio[b].copy()
-                cand.novelty, cand.nearest, cand.timbre = v.pop("novelty"), v.pop("nearest"), v.pop("timbre")
-                cand.descriptors = v
-                cand.reasons = failed_targets(cand.values(), self.targets)
-                cand.distance = distance_to_targets(cand.values(), self.targets)
-                cand.meets_targets = not cand.reasons
-                cand.status = "accepted" if cand.meets_targets else "rejected"
+                self._judge(cand, audio[b].copy())
                 judged += 1
-                if cand.meets_targets:
-                    accepted += 1
             result.candidates.extend(batch)
             result.analysis_seconds += time.perf_counter() - t_an
+            if self.verify:
+                self._verify_accepted(result)
+            accepted = sum(c.meets_targets and (c.verified or not self.verify) for c in result.candidates)
             if self.log is not None:
                 s = result.summary()
                 self.log(f"{s['candidates_generated']} candidates: {s['accepted']} accepted, "
@@ -803,13 +828,55 @@ class RejectionSampler:
         result.cpu_seconds = time.process_time() - cpu_start
         return result
 
+    def _judge(self, cand: Candidate, audio: np.ndarray) -> None:
+        v = self.measure(audio)
+        cand.audio = audio
+        cand.novelty, cand.nearest, cand.timbre = v.pop("novelty"), v.pop("nearest"), v.pop("timbre")
+        cand.descriptors = v
+        cand.reasons = failed_targets(cand.values(), self.targets)
+        cand.distance = distance_to_targets(cand.values(), self.targets)
+        cand.meets_targets = not cand.reasons
+        cand.status = "accepted" if cand.meets_targets else "rejected"
+
+    def _verify(self, cand: Candidate, result: SamplingResult) -> None:
+        """Regenerate ``cand`` from its seed at batch 1 — what a user reproducing it gets. The
+        compiled kernel rounds a stream's dot products differently in a block of 4 streams than
+        alone (about 1 in 30 one-second streams of the notes model ends up different), so the pick
+        is made the regenerated audio, re-measured when it differs."""
+        t0 = time.perf_counter()
+        again = self.regenerate(cand.seed)
+        result.verification_samples += self.n
+        if not np.array_equal(again, cand.audio):
+            cand.batch_mismatch = True
+            self._judge(cand, again)
+            cand.reasons.append("note: the batched sample differed from the batch-1 regeneration; judged on the regeneration")
+        cand.verified = True
+        result.verification_seconds += time.perf_counter() - t0
+
+    def _verify_accepted(self, result: SamplingResult) -> None:
+        """Verify accepted candidates in seed order until ``keep`` of them stand."""
+        ok = sum(c.meets_targets and c.verified for c in result.candidates)
+        for c in result.candidates:
+            if ok >= self.keep:
+                break
+            if c.meets_targets and not c.verified:
+                self._verify(c, result)
+                ok += c.meets_targets
+
     def _pick(self, result: SamplingResult) -> None:
         """The first ``keep`` accepted candidates (in seed order); when fewer passed, the closest
-        complete ones fill up the picks, flagged ``meets_targets=False``."""
-        good = [c for c in result.candidates if c.meets_targets][: self.keep]
+        complete ones fill up the picks (nearest first), flagged ``meets_targets=False``. With
+        ``verify``, every pick's audio is its batch-1 regeneration from its seed."""
+        good = [c for c in result.candidates if c.meets_targets and (c.verified or not self.verify)][: self.keep]
         rest = sorted((c for c in result.candidates if c.status == "rejected"), key=lambda c: (c.distance, c.index))
-        for c in good + rest[: self.keep - len(good)]:
-            c.picked = True
+        rest = rest[: self.keep - len(good)]
+        if self.verify:
+            for c in rest:
+                if not c.verified:
+                    self._verify(c, result)
+            rest.sort(key=lambda c: (not c.meets_targets, c.distance, c.index))
+        for rank, c in enumerate(good + rest, 1):
+            c.picked, c.rank = True, rank
 
 
 def rejection_sample(model, targets: Sequence[str | Target], **kwargs) -> SamplingResult:
