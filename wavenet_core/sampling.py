@@ -953,7 +953,8 @@ def compare_control_methods(model, goal: Goal | None = None, *, outputs: int = 4
             clips = [c.audio for c in res.picks]
             candidates, samples = res.candidates_generated, res.samples_generated
         gen_wall, gen_cpu = time.perf_counter() - t0, time.process_time() - c0
-        verdicts = [not failed_targets(judge.measure(a), goal_targets) for a in clips]
+        measured = [judge.measure(a) for a in clips]
+        verdicts = [not failed_targets(v, goal_targets) for v in measured]
         good = sum(verdicts)
         report["methods"][name] = {
             "conditioned": {k: v for k, v in _controls_dict(controls).items() if k in ("instrument", "pitch") and v is not None},
@@ -961,6 +962,8 @@ def compare_control_methods(model, goal: Goal | None = None, *, outputs: int = 4
             "candidates": candidates, "samples_generated": samples, "wall_seconds": gen_wall, "cpu_seconds": gen_cpu,
             "outputs": len(clips), "meeting_goal": good, "share_meeting_goal": good / len(clips) if clips else 0.0,
             "samples_per_good_output": samples / good if good else None,
+            "measured_outputs": [{"pitch": v["pitch"], "timbre": v["timbre"], "loudness": v["loudness"],
+                                  "meets_goal": ok} for v, ok in zip(measured, verdicts)],
         }
         if log is not None:
             m = report["methods"][name]
