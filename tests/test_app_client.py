@@ -394,3 +394,17 @@ def test_inspect_before_sampling_is_refused(app):
     fresh = Client(app[1], verbose=False)                    # a new session: no run, so no picks to choose
     with pytest.raises(AppError, match="not in the list of choices"):
         fresh.predict("pick 1", api_name="/inspect_pick")
+
+
+def test_command_line_refuses_bad_flags(capsys):
+    from wavenet_core.cli import main as wavenet
+    assert wavenet(["app", "--model-dir", "/no/such/folder"]) == 2
+    assert "error: --model-dir /no/such/folder: no such folder" in capsys.readouterr().err
+    import importlib.util                     # the top-level app.py: importable without launching
+    spec = importlib.util.spec_from_file_location("app", Path(__file__).resolve().parent.parent / "app.py")
+    entry = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(entry)
+    with pytest.raises(SystemExit) as stop:
+        entry.main(["--port", "99999"])
+    assert stop.value.code == 2 and "--port must be between 1 and 65535" in capsys.readouterr().err
+    assert entry.build_app is not None

@@ -1407,7 +1407,25 @@ class StudioBlocks(gr.Blocks):
         kwargs.setdefault("theme", gr.themes.Default(font=THEME_FONTS, font_mono=["ui-monospace", "monospace"]))
         kwargs.setdefault("css", CSS)
         kwargs.setdefault("footer_links", [])
-        return super().launch(*args, **kwargs)
+        # Gradio checks that the new server answers with one 3-second request and gives up on the first
+        # timeout ("When localhost is not accessible…"); on a busy machine the first answer can take
+        # longer, so the check is retried for up to a minute.
+        from gradio import networking
+        quick = networking.url_ok
+
+        def patient(url: str) -> bool:
+            deadline = time.monotonic() + 60
+            while True:
+                if quick(url):
+                    return True
+                if time.monotonic() > deadline:
+                    return False
+                time.sleep(0.5)
+        networking.url_ok = patient
+        try:
+            return super().launch(*args, **kwargs)
+        finally:
+            networking.url_ok = quick
 
 
 def build_app(model_dir: str | os.PathLike | None = None, *, slots: int | None = None,
@@ -1512,4 +1530,8 @@ def run(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="app.py", description="WaveNet Control Studio in your browser.")
     add_arguments(p)
-    run(p.parse_args(argv))
+    args = p.parse_args(argv)
+    try:
+        run(args)
+    except (ValueError, FileNotFoundError) as e:
+        p.exit(2, f"error: {_one_line(e)}\n")
