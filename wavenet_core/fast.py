@@ -15,7 +15,8 @@ How it works
 * One numba-compiled loop (cached on disk) runs all layers, the skip sum, the head and the
   sampling for a chunk of samples and a group of streams. Weights are float32 [output, input],
   zero-padded to multiples of 4 channels; products are dot products with the accumulators in
-  registers, 4 streams × 2 outputs per block (1 × 4 for a single stream). tanh and sigmoid use
+  registers, 4 streams × 2 outputs per block (1 × 4 for a single stream), except the short
+  residual products, which update rows of outputs. tanh and sigmoid use
   a rational approximation (≤ 4e-7 absolute error) that vectorises, unlike libm calls.
 * Sampling inside the loop follows ``generate.sample_from_logits`` (float64 softmax, numpy's
   summation order, first class above u·total, argmax at temperature 0; its exp is a vectorised
@@ -201,6 +202,36 @@ def _matmul_acc(x, x0, w, wi, y, nb):
 
 
 @njit(cache=True, nogil=True, fastmath=_FASTMATH, error_model="numpy")
+def _axpy_acc(x, x0, w, wi, y, nb):
+    """y[k, :] += x[k, x0:x0 + K] @ w[wi] for streams k < nb; w[wi] is (K, N), [input, output].
+
+    Row-update form (inner loop over contiguous outputs, 4 streams share each weight load): no
+    horizontal sums, so it beats the dot form on the short 32-input residual products.
+    """
+    kdim, n_out = w.shape[1], w.shape[2]
+    k = 0
+    while k + 4 <= nb:
+        for j in range(kdim):
+            v0 = x[k, x0 + j]
+            v1 = x[k + 1, x0 + j]
+            v2 = x[k + 2, x0 + j]
+            v3 = x[k + 3, x0 + j]
+            for i in range(n_out):
+                wv = w[wi, j, i]
+                y[k, i] += wv * v0
+                y[k + 1, i] += wv * v1
+                y[k + 2, i] += wv * v2
+                y[k + 3, i] += wv * v3
+        k += 4
+    while k < nb:
+        for j in range(kdim):
+            v = x[k, x0 + j]
+            for i in range(n_out):
+                y[k, i] += w[wi, j, i] * v
+        k += 1
+
+
+@njit(cache=True, nogil=True, fastmath=_FASTMATH, error_model="numpy")
 def _project(rows, w, const, out):
     """out[r] = const[r mod B] + w[0] @ rows[r]: local features of (sample, stream) rows projected by
     every layer's cond weights. In numba rather than BLAS: OpenBLAS's threads spin on a busy
@@ -271,7 +302,7 @@ def _run(t0, t1, b0, b1, classes, uniforms, cond, cond_step, tab0, tab1, emb, wd
                 for k in range(nb):
                     for i in range(r):
                         h[k, i] += br[layer, i]
-                _matmul_acc(z, zo, wr, layer, h, nb)
+                _axpy_acc(z, zo, wr, layer, h, nb)
         # Skip sum of all layers as one product, then relu → 1×1 → relu → 1×1 → sample.
         for k in range(nb):
             for i in range(s):
@@ -305,15 +336,16 @@ def _pad4(n: int) -> int:
 class FastWeights:
     """The model's weights as float32 contiguous [output, input] arrays for the kernel.
 
-    Channel counts are padded with zero weights to multiples of 4 (R, S, each gate half), so the
-    kernel's blocked loops need no remainders; padded channels stay exactly zero.
+    (The residual 1×1 alone is [input, output].) Channel counts are padded with zero weights to
+    multiples of 4 (R, S, each gate half), so the kernel's blocked loops need no remainders;
+    padded channels stay exactly zero.
     """
     tab0: np.ndarray      # (Q + 1, G) embedding @ past tap of layer 0; last row = zero padding
     tab1: np.ndarray      # (Q, G) embedding @ current tap of layer 0
     emb: np.ndarray       # (Q, R) residual stream input
     wd: np.ndarray        # (L, G, 2R) dilated taps [past | current] (layer 0 unused)
     bd: np.ndarray        # (L, G) dilated biases (folded into the conditioning)
-    wr: np.ndarray        # (L, R, G/2) residual 1×1
+    wr: np.ndarray        # (L, G/2, R) residual 1×1, [input, output] (see _axpy_acc)
     br: np.ndarray        # (L, R)
     ws: np.ndarray        # (1, S, L·G/2) skip 1×1 of all layers (head weights carry a leading 1)
     bs: np.ndarray        # (S,) sum of skip biases
@@ -377,7 +409,7 @@ def prepare_weights(model: WaveNet) -> FastWeights:
     tab0 = _gate_pad(np.concatenate([emb @ w0[:, :, 0].T, np.zeros((1, 2 * half))]), half, hp)
     tab1 = _gate_pad(emb @ w0[:, :, 1].T, half, hp)
     wd = np.zeros((n, gp, 2 * rp))
-    wr = np.zeros((n, rp, hp))
+    wr = np.zeros((n, hp, rp))
     br = np.zeros((n, rp))
     ws = np.zeros((sp, n * hp))
     bd = np.zeros((n, gp))
@@ -387,7 +419,7 @@ def prepare_weights(model: WaveNet) -> FastWeights:
         wd[i, :, rp: rp + r] = _gate_pad(w[:, :, 1].T, half, hp).T
         bd[i] = _gate_pad(np64(lay.dilated.bias), half, hp)
         if lay.residual is not None and i < n - 1:                      # the last residual is unused
-            wr[i, :r, :half] = np64(lay.residual.weight)[:, :, 0]
+            wr[i, :half, :r] = np64(lay.residual.weight)[:, :, 0].T
             br[i, :r] = np64(lay.residual.bias)
         ws[:s, i * hp: i * hp + half] = np64(lay.skip.weight)[:, :, 0]
     bs = sum(np64(lay.skip.bias) for lay in layers)
