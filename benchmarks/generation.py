@@ -44,40 +44,52 @@ from wavenet_core.mulaw import SILENCE_CLASS  # noqa: E402
 # ---- the per-step cached PyTorch loop (as public implementations do it) ------------------------
 class TorchCachedLoop:
     """Fast WaveNet in plain PyTorch: per-layer queues of past inputs, a few small ops per layer
-    per step (concatenate, linear, gate, two linears), conditioning computed up front."""
+    per step (one matmul for both taps, the gate, the skip and residual 1×1s), conditioning
+    computed up front and projected per layer per step, sampling by the shared rule."""
 
     def __init__(self, model: WaveNet):
         if model.context is not None:
             raise ValueError("the PyTorch loop here does not run the context stack")
         self.m = model
-        self.wd = [torch.cat([lay.dilated.weight[:, :, 0], lay.dilated.weight[:, :, 1]], 1).detach() for lay in model.layers]
+        self.layers = []
+        for lay in model.layers:
+            w = lay.dilated.weight.detach()
+            self.layers.append((
+                lay.dilation, torch.cat([w[:, :, 0], w[:, :, 1]], 1).T.contiguous(), lay.dilated.bias.detach(),
+                None if lay.cond is None else lay.cond.weight.detach()[:, :, 0].T.contiguous(),
+                lay.skip.weight.detach()[:, :, 0].T.contiguous(), lay.skip.bias.detach(),
+                None if lay.residual is None else lay.residual.weight.detach()[:, :, 0].T.contiguous(),
+                None if lay.residual is None else lay.residual.bias.detach()))
+        self.head = [(c.weight.detach()[:, :, 0].T.contiguous(), c.bias.detach()) for c in (model.head1, model.head2)]
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def classes(self, inputs: ModelInputs, uniforms: np.ndarray, temperature: float) -> np.ndarray:
         m, batch, n = self.m, uniforms.shape[0], uniforms.shape[1]
         cond = m.conditioning(torch.zeros(batch, n, dtype=torch.long), inputs.instrument, inputs.global_cond,
                               inputs.local_cond)
-        queues = [torch.zeros(batch, m.config.residual_channels, lay.dilation) for lay in m.layers]
+        cond = None if cond is None else cond.permute(2, 0, 1).contiguous()          # (T, B, C)
+        r = m.config.residual_channels
+        queues = [torch.zeros(d, batch, r) for d, *_ in self.layers]                 # slot t mod d = input of t - d
         x = torch.full((batch,), SILENCE_CLASS, dtype=torch.long)
         out = np.empty((batch, n), dtype=np.int64)
         for t in range(n):
             h = m.embed(x)
-            skip = 0
-            for lay, wd, q in zip(m.layers, self.wd, queues):
-                slot = t % lay.dilation
-                a = F.linear(torch.cat([q[:, :, slot], h], 1), wd, lay.dilated.bias)
-                q[:, :, slot] = h
-                if lay.cond is not None:
-                    a = a + F.linear(cond[:, :, t], lay.cond.weight[:, :, 0])
+            skip = None
+            for (d, wd, bd, wc, ws, bs, wr, br), q in zip(self.layers, queues):
+                slot = q[t % d]
+                a = torch.addmm(bd, torch.cat([slot, h], 1), wd)
+                slot.copy_(h)
+                if wc is not None:
+                    a = a + cond[t] @ wc
                 f, g = a.chunk(2, 1)
                 z = torch.tanh(f) * torch.sigmoid(g)
-                skip = skip + F.linear(z, lay.skip.weight[:, :, 0], lay.skip.bias)
-                if lay.residual is not None:
-                    h = h + F.linear(z, lay.residual.weight[:, :, 0], lay.residual.bias)
-            a = F.relu(F.linear(F.relu(skip), m.head1.weight[:, :, 0], m.head1.bias))
-            logits = F.linear(a, m.head2.weight[:, :, 0], m.head2.bias)
-            x = torch.from_numpy(sample_from_logits(logits.numpy(), uniforms[:, t], temperature))
-            out[:, t] = x.numpy()
+                skip = torch.addmm(bs, z, ws) if skip is None else torch.addmm(skip + bs, z, ws)
+                if wr is not None:
+                    h = torch.addmm(h + br, z, wr)
+            (w1, b1), (w2, b2) = self.head
+            logits = torch.addmm(b2, torch.relu(torch.addmm(b1, torch.relu(skip), w1)), w2)
+            out[:, t] = sample_from_logits(logits.numpy(), uniforms[:, t], temperature)
+            x = torch.from_numpy(out[:, t].copy())
         return out
 
 
@@ -131,18 +143,21 @@ def reference_rate(model: WaveNet, batch: int) -> tuple[float, float]:
 
 
 def start_times() -> dict:
-    """First-call compile and cached start, each in a fresh Python process with its own numba cache."""
-    code = ("import time; t0 = time.perf_counter(); import wavenet_core.fast as f; t1 = time.perf_counter(); "
-            "w = f.warmup(); print(t1 - t0, w, time.perf_counter() - t0)")
+    """First-call compile and cached start, each in a fresh Python process with its own numba cache:
+    seconds from spawning the process until the generator is ready (``ready_s``), of which
+    importing ``wavenet_core.fast`` (torch, numba) and loading or compiling the kernel."""
+    code = ("import time; t0 = time.perf_counter(); import numba, torch; t1 = time.perf_counter(); "
+            "import wavenet_core.fast as f; t2 = time.perf_counter(); w = f.warmup(); "
+            "print(t1 - t0, t2 - t1, w, time.time(), flush=True)")
     out = {}
     with tempfile.TemporaryDirectory() as cache:
         env = {**os.environ, "NUMBA_CACHE_DIR": cache}
         for label in ("first", "cached"):
-            start = time.perf_counter()
+            start = time.time()
             r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
-            total = time.perf_counter() - start
-            imp, warm, _ = (float(v) for v in r.stdout.split())
-            out[label] = {"process_s": total, "import_s": imp, "kernel_ready_s": warm}
+            torch_numba, rest, warm, ready = (float(v) for v in r.stdout.split())
+            out[label] = {"ready_s": ready - start, "import_torch_numba_s": torch_numba, "import_rest_s": rest,
+                          "kernel_s": warm}
     return out
 
 
@@ -158,9 +173,11 @@ def main() -> None:
     affinity = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
     print(f"cpus allowed {affinity}, load average {os.getloadavg()[0]:.1f}, torch threads 1")
     starts = start_times()
-    print(f"fast path start, fresh process: first call (compile) {starts['first']['kernel_ready_s']:.1f} s kernel "
-          f"/ {starts['first']['process_s']:.1f} s process; cached {starts['cached']['kernel_ready_s']:.2f} s kernel "
-          f"/ {starts['cached']['process_s']:.1f} s process (incl. imports {starts['cached']['import_s']:.1f} s)")
+    for label, what in (("first", "first call (compiles the kernel)"), ("cached", "cached start (second process)")):
+        st = starts[label]
+        print(f"fast path {what}: ready {st['ready_s']:.2f} s after spawning the process = import torch+numba "
+              f"{st['import_torch_numba_s']:.2f} s + import wavenet_core {st['import_rest_s']:.2f} s + kernel "
+              f"{st['kernel_s']:.2f} s + interpreter start")
     fast.warmup()
     results = {"starts": starts, "load_average": os.getloadavg()[0], "affinity": affinity, "models": {}}
     header = f"{'model':38s} {'B':>3s} {'sec':>4s} {'path':10s} {'wall/s':>10s} {'cpu/s':>10s} {'x RT':>7s}  note"
