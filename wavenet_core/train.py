@@ -59,6 +59,7 @@ class TrainConfig:
     sample_rate: int = 16000
     threads: int = 0                    # 0: torch default
     device: str = "auto"
+    max_minutes: float = 0.0            # > 0: fit the step count into this wall time (measured after a few steps)
     model_overrides: dict = field(default_factory=dict)
 
 
@@ -256,9 +257,26 @@ def train(cfg: TrainConfig, resume: bool = False, log=print, progress: bool = Tr
     t0, seen = time.perf_counter(), 0
     elapsed_before = rows[-1]["elapsed_s"] if rows else 0.0
     last = cfg.steps if stop_at is None else min(cfg.steps, stop_at)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True          # fixed shapes: pick the fastest convolution once
+        torch.backends.cuda.matmul.allow_tf32 = True
+    batches = _prefetched(data, cfg, start, rank, world, pin=device.type == "cuda")
+    timing_from = None
     for step in range(start, last):
         model.train()
-        batch = {k: v.to(device) for k, v in data.batch(cfg.seed, step, cfg.batch_size, rank=rank, world=world).items()}
+        if cfg.max_minutes > 0 and step in (start + _FIT_AFTER, start + 2 * _FIT_AFTER) and device.type == "cuda":
+            torch.cuda.synchronize()    # time finished work, not queued work
+        if cfg.max_minutes > 0 and step == start + _FIT_AFTER:
+            timing_from = time.perf_counter()
+        if timing_from is not None and step == start + 2 * _FIT_AFTER:
+            cfg.steps = _fit_steps(cfg, step, (time.perf_counter() - timing_from) / _FIT_AFTER,
+                                   time.perf_counter() - t0, log)
+            last = cfg.steps if stop_at is None else min(cfg.steps, stop_at)
+            if bar is not None:
+                bar.total = cfg.steps
+        if step >= last:
+            break
+        batch = {k: v.to(device, non_blocking=True) for k, v in next(batches).items()}
         for g in optimizer.param_groups:
             g["lr"] = lr_at(step, cfg)
         loss, acc = loss_fn(batch)
@@ -270,7 +288,8 @@ def train(cfg: TrainConfig, resume: bool = False, log=print, progress: bool = Tr
         done = step + 1
         if bar is not None:
             bar.update(1)
-            bar.set_postfix(loss=f"{loss.item():.3f}")
+            if done % 25 == 0:          # .item() waits for the GPU: not every step
+                bar.set_postfix(loss=f"{loss.item():.3f}")
         if done % cfg.val_every == 0 or done == last:
             # Under DDP each rank saw its slice: the log shows the whole global batch's loss.
             train_loss, train_acc = _global_mean([loss.item(), acc.item()], world)
@@ -282,6 +301,7 @@ def train(cfg: TrainConfig, resume: bool = False, log=print, progress: bool = Tr
             if rank == 0:
                 _write_log(out, rows)
         if rank == 0 and done == cfg.steps and hasattr(model, "finish_training"):
+            model.cpu()                 # the last step: post-training fits (e.g. PCA) run in numpy
             model.finish_training(data.train, log=log)   # e.g. the autoencoder fits its PCA sliders
         if rank == 0 and (done % cfg.checkpoint_every == 0 or done == last):
             info = {"train_config": asdict(cfg), "step": done, "instruments": instruments,
@@ -298,6 +318,43 @@ def train(cfg: TrainConfig, resume: bool = False, log=print, progress: bool = Tr
         import torch.distributed as dist
         dist.destroy_process_group()
     return out / "model.safetensors"
+
+
+_FIT_AFTER = 20     # --max-minutes: skip this many steps (start-up), then time as many
+
+
+def _fit_steps(cfg: TrainConfig, step: int, per_step: float, spent: float, log) -> int:
+    """The step count that ends the run within ``cfg.max_minutes`` at the measured speed.
+
+    A 10 % margin covers validation and checkpoints. The cosine schedule then follows the new
+    count, and it is saved with the checkpoints, so ``--resume --steps N`` continues the same run.
+    """
+    left = cfg.max_minutes * 60 * 0.9 - spent
+    steps = max(step + 1, min(cfg.steps, step + int(left / max(per_step, 1e-6))))
+    log(f"--max-minutes {cfg.max_minutes:g}: {per_step * 1000:.1f} ms per step, so {steps} steps in all")
+    return steps
+
+
+def _prefetched(data: TrainingData, cfg: TrainConfig, start: int, rank: int, world: int, pin: bool = False):
+    """Batches for steps start, start + 1, … built two ahead in a thread, so the data (numpy,
+    mostly without the GIL) overlaps the model's step. Batches stay a pure function of (seed, step)."""
+    from concurrent.futures import ThreadPoolExecutor
+    pool = ThreadPoolExecutor(max_workers=1)
+
+    def make(step):
+        b = data.batch(cfg.seed, step, cfg.batch_size, rank=rank, world=world)
+        return {k: v.pin_memory() for k, v in b.items()} if pin else b
+
+    ahead = [pool.submit(make, s) for s in range(start, start + 2)]
+    step = start + 2
+    try:
+        while True:
+            ready = ahead.pop(0)
+            ahead.append(pool.submit(make, step))
+            step += 1
+            yield ready.result()
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 @torch.no_grad()
@@ -348,8 +405,8 @@ def _write_log(out: Path, rows: list[dict]) -> None:
         from .plots import training_curves_figure
         fig = training_curves_figure(rows)
         atomic_write_bytes(out / "curves.png", lambda tmp: fig.savefig(tmp, format="png", dpi=90))
-    except ImportError:
-        pass
+    except Exception as e:          # the curves are a view of log.csv: never stop a run for them
+        print(f"warning: curves.png not updated ({type(e).__name__}: {e})", file=sys.stderr)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -363,6 +420,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     for name in ["lr", "weight_decay", "grad_clip", "cond_dropout", "corpus_seconds"]:
         p.add_argument("--" + name.replace("_", "-"), type=float, default=getattr(d, name))
     p.add_argument("--device", default=d.device, help="auto (CUDA when present), cpu or cuda")
+    p.add_argument("--max-minutes", type=float, default=d.max_minutes,
+                   help="fit the run into this many minutes: after 40 steps the step count (and the cosine "
+                        "schedule) is set from the measured speed; --steps stays the upper bound")
     p.add_argument("--resume", action="store_true", help="continue exactly from the run folder's last checkpoint")
     p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                    help="override a model config field, e.g. --set residual_channels=48 (JSON values)")
