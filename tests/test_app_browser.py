@@ -148,6 +148,25 @@ def test_autoencoder_tab(page, tmp_path):
     assert snap(page, "autoencoder", tmp_path).stat().st_size > 20_000
 
 
+def test_autoencoder_steering(page, tmp_path):
+    page.get_by_role("tab", name="Autoencoder").click()
+    page.locator("#steer-panel").get_by_text("Steer to targets").first.click()       # open the panel
+    budget = page.locator("#steer-budget input")
+    budget.fill("3")                                                                 # a tiny search
+    budget.press("Tab")
+    page.click("#steer-run")
+    page.wait_for_selector(".steer-path img")
+    # after and before: each a player holding a sound, its waveform and spectrogram
+    page.wait_for_function("() => document.querySelectorAll("
+                           "'#steer-result .result-audio audio[data-testid^=\"audio-player-\"]').length == 2")
+    page.wait_for_function("() => document.querySelectorAll('#steer-result .result-spectrogram img').length == 2")
+    assert page.locator("#steer-result .result-waveform img").count() == 2
+    status = page.locator("#steer-status").inner_text()
+    assert "of 3 decodes used" in status and ("Targets met" in status or "Closest found, targets not met" in status)
+    assert error_toasts(page) == []
+    assert snap(page, "steering", tmp_path).stat().st_size > 20_000
+
+
 def test_sampling_tab(page, tmp_path):
     page.get_by_role("tab", name="Sampling").click()
     set_slider(page, "s-seconds", 0.5)

@@ -112,7 +112,7 @@ def test_every_event_is_named(app):
     demo, _ = app
     names = {fn.api_name for fn in demo.fns.values() if not fn.is_cancel_function}
     assert {"generate", "stop", "new_seed", "select_model", "list_models", "update_mix", "model_info", "reconstruct",
-            "decode", "stop_autoencoder"} <= names
+            "decode", "stop_autoencoder", "steer", "stop_steer"} <= names
     assert all(n and n != "unnamed" for n in names)
     gen = next(fn for fn in demo.fns.values() if fn.api_name == "generate")
     assert gen.concurrency_limit == 2 and gen.concurrency_id == "generation"
@@ -331,6 +331,70 @@ def test_autoencoder_upload_and_bad_input(client, tmp_path):
         client.predict("tiny-ae", "my upload / recording", handle_file(str(long)), 1.0, 0, api_name="/reconstruct")
     with pytest.raises(AppError, match="α must be between 0 and 1|greater than maximum value 1"):
         client.predict("tiny-ae", _example(0), None, _example(1), None, 3, 0, 0, 0, 0, 0, 1.0, 0, api_name="/decode")
+
+
+# ---- Autoencoder tab: steer to targets ---------------------------------------------------------
+def steer_args(**overrides) -> list:
+    """Every value /steer takes, in order: autoencoder, clip A (menu choice, upload), (on, min, max) for
+    brightness, loudness, noisiness and pitch, budget (decodes), time limit (s), temperature, seed."""
+    v = dict(model="tiny-ae", clip=_example(0), upload=None, brightness=(True, 1500, 3000), loudness=(False, -30, -12),
+             noisiness=(False, 0, 0.1), pitch=(False, 55, 67), budget=3, time_limit=120, temperature=1.0, seed=0)
+    v.update(overrides)
+    return [v["model"], v["clip"], v["upload"], *v["brightness"], *v["loudness"], *v["noisiness"], *v["pitch"],
+            v["budget"], v["time_limit"], v["temperature"], v["seed"]]
+
+
+def test_steer_to_targets(client):
+    n = -(-SR // 256) * 256                             # a 1 s example decodes to whole latent frames
+    # Out of reach for the tiny model in 3 decodes: the closest code found, flagged as such.
+    result = client.predict(*steer_args(brightness=(True, 7000, 7900)), api_name="/steer")
+    status, path = result[:2]
+    assert "Closest found, targets not met" in status and "brightness" in status
+    assert "3 of 3 decodes used" in status and "std in the latent" in status and "s wall" in status
+    assert "\n" not in status.strip()
+    assert path["type"] == "matplotlib" and path["plot"].startswith("data:image/png")
+    check_result(result[2:9], n, generated=False)                   # before: clip A decoded from its own code
+    check_result(result[9:16], n, generated=False)                  # after: the steered code
+    assert {r[0]: r[1] for r in result[12]["data"]}["brightness"] == "7000 Hz … 7900 Hz"
+    report = result[15]["steering"]
+    assert report["met"] is False and report["closest"] is True and report["decodes"] == 3
+    assert report["targets"][0]["text"] == "brightness=7000..7900" and len(report["path"]) >= 2
+    # A range the start already meets: met by the first decode, the code unchanged, the sound the same.
+    result = client.predict(*steer_args(brightness=(True, 1, None), loudness=(True, -80, 0)), api_name="/steer")
+    assert "Targets met" in result[0] and "1 of 3 decodes used" in result[0] and "moved 0.00 std" in result[0]
+    before = check_result(result[2:9], n, generated=False)
+    after = check_result(result[9:16], n, generated=False)
+    np.testing.assert_array_equal(before, after)
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (dict(brightness=(False, 1500, 3000)), "Switch on at least one target"),
+    (dict(brightness=(True, 3000, 1500)), "the range is inverted (3000 > 1500)"),
+    (dict(brightness=(True, None, None)), "brightness target is on but has no minimum or maximum"),
+    (dict(loudness=(True, 5, 10)), "can never be met"),
+    (dict(budget=1), "Budget must be between 2 and 64 decodes; got 1."),
+    (dict(budget=1000), "Budget must be between 2 and 64 decodes; got 1000."),
+    (dict(time_limit=0), "Time limit must be between 1 and 300 s"),
+    (dict(clip="my upload / recording"), "Upload a clip A first"),
+])
+def test_steer_bad_input(client, overrides, message):
+    with pytest.raises(AppError) as err:
+        client.predict(*steer_args(**overrides), api_name="/steer")
+    text = str(err.value)
+    assert message in text
+    assert "Traceback" not in text and "File \"" not in text and "\n" not in text.strip()
+
+
+def test_steer_stop_returns_the_closest_so_far(client):
+    job = client.submit(*steer_args(brightness=(True, 7000, 7900), budget=64), api_name="/steer")
+    for _ in range(1200):                              # wait for the start's decode (the first progress step)
+        progress = job.status().progress_data
+        if (progress and progress[0].index) or job.done():
+            break
+        time.sleep(0.05)
+    client.predict(api_name="/stop_steer")
+    status = job.result(timeout=120)[0]
+    assert "Closest found, targets not met" in status and "stopped" in status and "of 64 decodes" in status
 
 
 # ---- Sampling tab -----------------------------------------------------------------------------

@@ -479,3 +479,140 @@ def acceptance_figure(widths: np.ndarray, rates: np.ndarray, name: str, unit: st
     ax2.set_ylabel("candidates per accepted clip", color="#d62728")
     ax.set_title(f"narrower targets cost more: {name}", fontsize=10)
     return fig
+
+
+# ---- steering: the search's path toward the targets ----------------------------------------------
+_STEER_UNITS = {"pitch": "MIDI", "loudness": "dB", "brightness": "Hz", "noisiness": "flatness",
+                "voiced_fraction": "share", "onset_rate": "per s", "sounding_seconds": "s"}
+
+
+def _shade_band(ax, low, high, label: str = "target") -> None:
+    """Shade a target range on the y axis (an open end reaches the edge of the plot)."""
+    import math
+
+    lo = None if low is None or (isinstance(low, float) and math.isinf(low)) else float(low)
+    hi = None if high is None or (isinstance(high, float) and math.isinf(high)) else float(high)
+    ax.autoscale_view()
+    y0, y1 = ax.get_ylim()
+    for v in (lo, hi):
+        if v is not None:
+            y0, y1 = min(y0, v), max(y1, v)
+    pad = 0.08 * max(y1 - y0, 1e-9)
+    y0, y1 = y0 - pad, y1 + pad
+    ax.axhspan(y0 if lo is None else lo, y1 if hi is None else hi, color="#2ca02c", alpha=0.15, lw=0, label=label)
+    for v in (lo, hi):
+        if v is not None:
+            ax.axhline(v, color="#2ca02c", lw=1, ls="--")
+    ax.set_ylim(y0, y1)
+
+
+def steering_path_figure(result) -> Figure:
+    """A steering search (``steering.SteerResult`` or its ``to_dict()``) step by step: for each target,
+    the descriptor of the best code so far against the decodes used, with the target band shaded
+    (top row); the best code's distance to the targets against decodes (bottom left); and every
+    decoded candidate as latent distance moved vs distance to the targets, the result ringed
+    (bottom right)."""
+    from matplotlib.ticker import MaxNLocator
+
+    d = result.to_dict() if hasattr(result, "to_dict") else result
+    path = d.get("path", [])
+    targets = [t for t in d.get("targets", []) if "label" not in t]
+    decodes = [s["decodes"] for s in path]
+    spent = (0.5, max([d.get("budget") or 0, *decodes, 1]) + 0.5)      # x: the whole budget
+    n = max(1, len(targets))
+    fig = Figure(figsize=(max(8.0, 3.0 * n), 5.6), layout="constrained")
+    grid = fig.add_gridspec(2, 2 * n)
+    for k, t in enumerate(targets):
+        ax = fig.add_subplot(grid[0, 2 * k: 2 * k + 2])
+        name = t["name"]
+        ys = [np.nan if s["descriptors"].get(name) is None else float(s["descriptors"][name]) for s in path]
+        ax.plot(decodes, ys, marker="o", ms=4, color="#1f77b4", drawstyle="steps-post", label="best so far")
+        _shade_band(ax, t.get("low"), t.get("high"))
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlim(*spent)
+        ax.set_xlabel("decodes used")
+        ax.set_ylabel(f"{name.replace('_', ' ')} ({_STEER_UNITS.get(name, '')})")
+        ax.set_title(f"{name.replace('_', ' ')}: target {t.get('text', '').split('=', 1)[-1]}", fontsize=10)
+        ax.grid(alpha=0.3)
+        if k == 0:
+            ax.legend(fontsize=8, loc="best")
+    ax_d = fig.add_subplot(grid[1, :n])
+    ax_d.plot(decodes, [s["distance"] for s in path], marker="o", ms=4, color="#d62728", drawstyle="steps-post")
+    ax_d.axhline(0, color="#2ca02c", lw=1, ls="--")
+    ax_d.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax_d.set_xlim(*spent)
+    ax_d.set_xlabel("decodes used")
+    ax_d.set_ylabel("distance to targets")
+    ax_d.set_title("best code's distance to the targets (0 = all met)", fontsize=10)
+    ax_d.grid(alpha=0.3)
+    ax_c = fig.add_subplot(grid[1, n:])
+    cands = d.get("candidates", [])
+    if cands:
+        ax_c.scatter([c["latent_distance"] for c in cands], [c["distance"] for c in cands], s=22, color="#9a9a9a",
+                     label=f"candidates ({len(cands)})", zorder=2)
+    ax_c.scatter([d.get("latent_distance", 0.0)], [d.get("distance", 0.0)], s=110, facecolors="none",
+                 edgecolors="#2ca02c" if d.get("met") else "#ff7f0e", linewidths=1.8, zorder=3,
+                 label="result (targets met)" if d.get("met") else "result (closest, not met)")
+    ax_c.scatter([0.0], [d.get("start_distance", np.nan)], s=40, marker="s", color="#1f77b4", zorder=3, label="start")
+    ax_c.ticklabel_format(useOffset=False)
+    ax_c.set_xlabel("latent distance moved (std)")
+    ax_c.set_ylabel("distance to targets")
+    ax_c.set_title("every decoded candidate", fontsize=10)
+    ax_c.grid(alpha=0.3)
+    ax_c.legend(fontsize=8, loc="best")
+    verdict = "targets met" if d.get("met") else "closest found, targets not met"
+    fig.suptitle(f"steering: {verdict} after {d.get('decodes', 0)} of {d.get('budget', 0)} decodes, "
+                 f"moved {d.get('latent_distance', 0.0):.2f} std", fontsize=11)
+    return fig
+
+
+def steering_vs_sliders_figure(sweep: list[tuple[float, dict]], result, x: str = "loudness",
+                               y: str = "brightness", direction: int = 1) -> Figure:
+    """Hand edits vs steering on the same descriptor axes: a slider sweep along one principal
+    direction (``sweep``: (offset in std, descriptors of its decoded audio) pairs, drawn as a line
+    with each offset labelled) and a steering search's path (``result``: ``SteerResult`` or its
+    ``to_dict()``, the best code after each generation) with the target box shaded."""
+    import math
+
+    from matplotlib.patches import Rectangle
+
+    d = result.to_dict() if hasattr(result, "to_dict") else result
+    fig = Figure(figsize=(6.6, 4.6), layout="constrained")
+    ax = fig.subplots()
+
+    def xy(desc):
+        vx, vy = desc.get(x), desc.get(y)
+        return (np.nan if vx is None else float(vx)), (np.nan if vy is None else float(vy))
+    pts = np.array([xy(desc) for _, desc in sweep]) if sweep else np.zeros((0, 2))
+    if len(pts):
+        ax.plot(pts[:, 0], pts[:, 1], marker="o", ms=5, color="#7f7f7f", label=f"slider on direction {direction}")
+        for (s, _), (px, py) in zip(sweep, pts):
+            ax.annotate(f"{s:+g}σ", (px, py), textcoords="offset points", xytext=(4, 4), fontsize=8, color="#555555")
+    path = np.array([xy(s["descriptors"]) for s in d.get("path", [])])
+    if len(path):
+        ax.plot(path[:, 0], path[:, 1], marker="o", ms=5, color="#1f77b4", label="steering (best so far)")
+        ax.scatter(path[-1:, 0], path[-1:, 1], s=120, facecolors="none", linewidths=1.8,
+                   edgecolors="#2ca02c" if d.get("met") else "#ff7f0e", zorder=4,
+                   label=f"steered result, moved {d.get('latent_distance', 0.0):.2f} std")
+    ranges = {t["name"]: (t.get("low"), t.get("high")) for t in d.get("targets", []) if "label" not in t}
+    ax.margins(0.1)                                   # room for the offset labels
+    if x in ranges or y in ranges:
+        ax.autoscale_view()
+        (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+
+        def span(name, a, b):
+            lo, hi = ranges.get(name, (None, None))
+            lo = a if lo is None or (isinstance(lo, float) and math.isinf(lo)) else lo
+            hi = b if hi is None or (isinstance(hi, float) and math.isinf(hi)) else hi
+            return lo, hi
+        (bx0, bx1), (by0, by1) = span(x, x0, x1), span(y, y0, y1)
+        ax.add_patch(Rectangle((bx0, by0), bx1 - bx0, by1 - by0, facecolor="#2ca02c", alpha=0.12, edgecolor="#2ca02c",
+                               lw=1.2, ls="--", zorder=1, label="target"))
+        ax.set_xlim(min(x0, bx0 - 0.05 * (bx1 - bx0)), max(x1, bx1 + 0.05 * (bx1 - bx0)))
+        ax.set_ylim(min(y0, by0 - 0.05 * (by1 - by0)), max(y1, by1 + 0.05 * (by1 - by0)))
+    ax.set_xlabel(f"{x.replace('_', ' ')} ({_STEER_UNITS.get(x, '')})")
+    ax.set_ylabel(f"{y.replace('_', ' ')} ({_STEER_UNITS.get(y, '')})")
+    ax.set_title("hand edits (one slider) vs steering to a target", fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="best")
+    return fig

@@ -318,8 +318,8 @@ class ResultPanel:
         return [self.audio, self.waveform, self.spectrogram, self.descriptors, self.wav, self.status, self.details]
 
 
-def _result_panel(label: str = "Result") -> ResultPanel:
-    status = gr.Markdown(f"*{label}: press Generate.*")
+def _result_panel(label: str = "Result", button: str = "Generate") -> ResultPanel:
+    status = gr.Markdown(f"*{label}: press {button}.*")
     audio = gr.Audio(label=label, type="numpy", interactive=False, elem_classes=["result-audio"])
     # The figures carry their own titles; a Gradio label badge would cover them.
     waveform = gr.Plot(label="Waveform", show_label=False, format="png", elem_classes=["result-waveform"])
@@ -363,10 +363,10 @@ def _session(request: gr.Request | None) -> str:
     return getattr(request, "session_hash", None) or "api"
 
 
-def _progress_callback(progress, label: str):
+def _progress_callback(progress, label: str, unit: str = "samples"):
     def update(done: int, total: int) -> None:
         try:
-            progress((done, total), desc=label, unit="samples")
+            progress((done, total), desc=label, unit=unit)
         except Exception:  # noqa: BLE001 - a progress bar must never break a generation
             pass
     return update
@@ -398,14 +398,14 @@ class Studio:
     def wavenet(self, name):
         return self.shelf.get(name, kind="wavenet")
 
-    def stoppable(self, fn: Callable, *, request, progress, label: str = "Generating"):
+    def stoppable(self, fn: Callable, *, request, progress, label: str = "Generating", unit: str = "samples"):
         """Run ``fn(progress=..., cancel=...)`` with the session's stop flag and the page's progress
-        bar; returns (fn's result, seconds it took)."""
+        bar (counting ``unit``); returns (fn's result, seconds it took)."""
         session = _session(request)
         flag = self.stops.start(session)
         t0 = time.perf_counter()
         try:
-            out = fn(progress=_progress_callback(progress, label), cancel=flag.is_set)
+            out = fn(progress=_progress_callback(progress, label, unit), cancel=flag.is_set)
         finally:
             self.stops.finish(session, flag)
         return out, time.perf_counter() - t0
@@ -775,12 +775,11 @@ MAX_SAMPLING_SECONDS = 4.0
 MAX_BUDGET_SECONDS = 300.0
 
 
-def sampling_targets(values: list, instrument_names) -> list[str]:
-    """Page values (on, low, high per numeric target, then timbre on + name) → target texts, checked
-    by ``sampling.parse_targets`` (inverted, empty and impossible ranges are refused there)."""
-    from .sampling import parse_targets
+def range_texts(values: list, specs) -> list[str]:
+    """Page values (on, low, high per target of ``specs``, rows of ``SAMPLING_TARGETS``) → target
+    texts such as ``brightness=1500..2500`` for the targets switched on (ranges checked later)."""
     texts = []
-    for k, (name, label, *_rest) in enumerate(SAMPLING_TARGETS):
+    for k, (name, label, *_rest) in enumerate(specs):
         on, lo, hi = values[3 * k: 3 * k + 3]
         if not on:
             continue
@@ -789,6 +788,14 @@ def sampling_targets(values: list, instrument_names) -> list[str]:
         if not lo_s and not hi_s:
             raise ValueError(f"The {label.lower()} target is on but has no minimum or maximum; give at least one.")
         texts.append(f"{name}={lo_s}..{hi_s}")
+    return texts
+
+
+def sampling_targets(values: list, instrument_names) -> list[str]:
+    """Page values (on, low, high per numeric target, then timbre on + name) → target texts, checked
+    by ``sampling.parse_targets`` (inverted, empty and impossible ranges are refused there)."""
+    from .sampling import parse_targets
+    texts = range_texts(values, SAMPLING_TARGETS)
     timbre_on, timbre = values[3 * len(SAMPLING_TARGETS):]
     if timbre_on:
         if timbre in (None, "", FREE, MIX):
@@ -1085,6 +1092,40 @@ def _sampling_tab(studio: Studio, model_dd: gr.Dropdown, initial) -> dict:
 UPLOAD = "my upload / recording"
 NO_CLIP = "none (no morph)"
 N_DIRECTIONS = 4                       # principal-direction sliders shown
+# Steer to targets: (name, default range, on by default) for each target the panel offers; labels and units
+# are the Sampling tab's (SAMPLING_TARGETS).
+STEER_DEFAULTS = (("brightness", (2000, 3500), True), ("loudness", (-30, -12), False), ("noisiness", (0, 0.1), False),
+                  ("pitch", (55, 67), False))
+MAX_STEER_BUDGET = 64                  # decodes per search
+MAX_STEER_SECONDS = 300.0
+
+
+def _steer_specs() -> tuple:
+    rows = {t[0]: t for t in SAMPLING_TARGETS}
+    return tuple((*rows[name][:5], rng, on) for name, rng, on in STEER_DEFAULTS)
+
+
+STEER_TARGETS = _steer_specs()
+
+
+def _fmt_range(target) -> str:
+    """A target range as the results table's "asked for" text, e.g. '1500 Hz … 2500 Hz', '≥ -20.0 dB'."""
+    lo = None if math.isinf(target.low) else _fmt_descriptor(target.name, target.low)
+    hi = None if math.isinf(target.high) else _fmt_descriptor(target.name, target.high)
+    return f"{lo} … {hi}" if lo and hi else (f"≥ {lo}" if lo else f"≤ {hi}")
+
+
+def steer_status(result, wall_seconds: float) -> str:
+    """One line on a steering result: met or not (flagged as the closest found), decodes, latent distance, time."""
+    r = result
+    if r.met:
+        verdict = "✓ **Targets met**"
+    else:
+        verdict = f"⚠ **Closest found, targets not met** ({'; '.join(r.failed)})"
+    why = {"met": "", "budget": "budget spent", "time": "time limit reached", "cancelled": "stopped"}.get(r.stopped, r.stopped)
+    line = (f"{verdict} · {r.decodes} of {r.budget} decodes used · moved {r.latent_distance:.2f} std in the latent · "
+            f"distance to targets {r.start_distance:.2f} → {r.distance:.2f} · {wall_seconds:.1f} s wall")
+    return line + (f" · {why}" if why and not r.met else "")
 
 
 @functools.lru_cache(maxsize=4)
@@ -1171,16 +1212,52 @@ def _autoencoder_tab(studio: Studio, model_dd: gr.Dropdown, initial) -> dict:
             original = gr.Audio(label="Clip A as heard by the model", type="numpy", interactive=False)
             latent_plot = gr.Plot(label="Latent", show_label=False, format="png", elem_classes=["ae-latent"])
             panel = _result_panel("Decoded sound")
+    with gr.Accordion("Steer to targets: let the computer find the code", open=False, elem_id="steer-panel"):
+        gr.Markdown("Give clip A a target instead of moving sliders by hand (\"this sound, but brighter and "
+                    "quieter\"): the search tries codes near clip A's along the principal directions, decodes and "
+                    "measures each one, and keeps the closest code whose sound meets every range — or, when none "
+                    "does within the budget, the closest it found. Uses the clip, model and temperature above.")
+        with gr.Row():
+            with gr.Column(scale=1, min_width=340):
+                steer_inputs = []
+                for name, label, unit, _lo, _hi, (d_lo, d_hi), on in STEER_TARGETS:
+                    with gr.Row(equal_height=True):
+                        cb = gr.Checkbox(value=on, label=label, info=unit, scale=2, min_width=120,
+                                         elem_id=f"steer-{name}")
+                        mn = gr.Number(value=d_lo, label="min", scale=1, min_width=70)
+                        mx = gr.Number(value=d_hi, label="max", scale=1, min_width=70)
+                    steer_inputs += [cb, mn, mx]
+                with gr.Row():
+                    steer_budget = gr.Number(value=16, precision=0, label="Budget (decodes)", elem_id="steer-budget",
+                                             info=f"2–{MAX_STEER_BUDGET}; every candidate decoded counts one")
+                    steer_time = gr.Number(value=120, label="Time limit (s)", elem_id="steer-time",
+                                           info=f"up to {MAX_STEER_SECONDS:.0f} s")
+                    steer_seed = gr.Number(value=0, precision=0, label="Seed", elem_id="steer-seed",
+                                           info="same seed, same search")
+                with gr.Row():
+                    steer_btn = gr.Button("Run steering", variant="primary", elem_id="steer-run")
+                    steer_stop = gr.Button("Stop", variant="stop", elem_id="steer-stop")
+            with gr.Column(scale=2, elem_id="steer-result"):
+                steer_line = gr.Markdown("*Tick a target, give its range and press Run steering.*",
+                                         elem_id="steer-status")
+                steer_plot = gr.Plot(label="Steering path", show_label=False, format="png", elem_classes=["steer-path"])
+                after = _result_panel("After: steered", "Run steering")
+                before = _result_panel("Before: clip A decoded (where the search starts)", "Run steering")
+
+    def _clip_a(ae_name, choice_a, file_a):
+        """The chosen autoencoder, clip A (corpus example or upload, checked and loaded) and the length limit."""
+        model = studio.shelf.get(ae_name, kind="autoencoder")
+        limit = min(studio.max_seconds, model.config.max_seconds)
+        return model, _clip(choice_a, file_a, model.config.sample_rate, "clip A", limit), limit
 
     def _run(ae_name, choice_a, file_a, choice_b, file_b, alpha_, offsets, semitones, temperature, seed, request,
              progress, label):
-        model = studio.shelf.get(ae_name, kind="autoencoder")
+        studio.shelf.get(ae_name, kind="autoencoder")
         temperature = _number(temperature, "Temperature", 0, MAX_TEMPERATURE)
         seed = _number(seed, "Seed", 0, MAX_SEED, integer=True)
-        sr_ = model.config.sample_rate
-        limit = min(studio.max_seconds, model.config.max_seconds)
         t0 = time.perf_counter()
-        audio_a = _clip(choice_a, file_a, sr_, "clip A", limit)
+        model, audio_a, limit = _clip_a(ae_name, choice_a, file_a)
+        sr_ = model.config.sample_rate
         z = ae_module.encode(model, audio_a)
         what = ["A"]
         if choice_b not in (None, "", NO_CLIP):
@@ -1237,6 +1314,61 @@ def _autoencoder_tab(studio: Studio, model_dd: gr.Dropdown, initial) -> dict:
         studio.stops.stop(_session(request))
 
     ae_stop.click(stop_decoding, None, None, api_name="stop_autoencoder", queue=False, cancels=[ev1, ev2])
+
+    @_friendly
+    def steer_to_targets(ae_name, choice_a, file_a, brightness_on, brightness_min, brightness_max, loudness_on,
+                         loudness_min, loudness_max, noisiness_on, noisiness_min, noisiness_max, pitch_on, pitch_min,
+                         pitch_max, budget, time_limit, temperature, seed, request: gr.Request = None,
+                         progress=gr.Progress()):
+        """Steer clip A's code toward the target ranges: search nearby codes, decode and measure each, keep the
+        closest that meets every target (or the closest found). Returns the status line, the path plot, and
+        the sound before and after."""
+        from .plots import steering_path_figure
+        from .steering import steer, steering_targets
+        values = [brightness_on, brightness_min, brightness_max, loudness_on, loudness_min, loudness_max,
+                  noisiness_on, noisiness_min, noisiness_max, pitch_on, pitch_min, pitch_max]
+        texts = range_texts(values, STEER_TARGETS)
+        if not texts:
+            raise ValueError("Switch on at least one target (tick its box) so there is something to steer to.")
+        targets = steering_targets(texts)
+        budget = _number(budget, "Budget", 2, MAX_STEER_BUDGET, " decodes", integer=True)
+        time_limit = _number(time_limit, "Time limit", 1, MAX_STEER_SECONDS, " s")
+        temperature = _number(temperature, "Temperature", 0, MAX_TEMPERATURE)
+        seed = _number(seed, "Seed", 0, MAX_SEED, integer=True)
+        t0 = time.perf_counter()
+        model, audio_a, _ = _clip_a(ae_name, choice_a, file_a)
+        z = ae_module.encode(model, audio_a)
+        prep = time.perf_counter() - t0
+        r, took = studio.stoppable(
+            lambda **kw: steer(model, z, targets, budget=budget, max_seconds=time_limit, seed=seed,
+                               temperature=temperature, method=studio.method(), **kw),
+            request=request, progress=progress, label="Steering", unit="decodes")
+        asked = {t.name: _fmt_range(t) for t in targets}
+        common = {"model": ae_name, "method": studio.method(), "seed": seed, "temperature": temperature,
+                  "targets": [str(t) for t in targets]}
+        sr_ = r.sample_rate
+        first = studio.results.render(r.start_audio, sr_, f"{ae_name}-steer-start-seed{seed}", asked=asked,
+                                      details={**common, "what": "clip A decoded from its own code (the search's start)",
+                                               "distance_to_targets": r.start_distance},
+                                      timings={"encode": prep})
+        report = r.to_dict()
+        last = studio.results.render(r.audio, sr_, f"{ae_name}-steer-{'met' if r.met else 'closest'}-seed{seed}",
+                                     asked=asked, details={**common, "steering": json_safe(report)},
+                                     timings={"encode": prep, "search": took})
+        return [steer_status(r, took), steering_path_figure(report), *first, *last]
+
+    steer_btn.click(steer_to_targets, [ae_dd, clip_a, upload_a, *steer_inputs, steer_budget, steer_time, ae_temperature,
+                                       steer_seed],
+                    [steer_line, steer_plot, *before.outputs, *after.outputs], api_name="steer",
+                    concurrency_limit=studio.slots, concurrency_id="generation", show_progress_on=[steer_plot])
+
+    @_friendly
+    def stop_steering(request: gr.Request = None):
+        """Stop this session's steering search; it returns the closest code found so far."""
+        studio.stops.stop(_session(request))
+
+    # No `cancels=`: a stopped search still returns (and shows) its best code so far.
+    steer_stop.click(stop_steering, None, None, api_name="stop_steer", queue=False)
 
     def pick_upload(path):
         return gr.update(value=UPLOAD) if path else gr.update()
