@@ -137,3 +137,23 @@ def test_corpus_is_deterministic_and_labelled():
         assert voiced.any()
         assert (ea.loudness[voiced] > -60).all()
     assert not np.array_equal(NoteCorpus(size=1, seed=6).example(0).audio, a.example(0).audio)
+
+
+def test_max_minutes_fits_the_schedule_into_the_time(tmp_path):
+    """--max-minutes sets the step count from the measured speed (after 150 steps): a run asked for
+    a huge number of steps ends on its own, its schedule decays to the end, and the fitted count is
+    what the checkpoint records, so --resume --steps N continues the same run."""
+    from dataclasses import replace
+
+    from wavenet_core.train import lr_at
+    cfg = replace(_cfg(tmp_path / "run"), steps=10_000_000, max_minutes=0.05, val_every=50)
+    lines = []
+    train(cfg, log=lines.append, progress=False)
+    info = load_model(tmp_path / "run" / "model.safetensors").training_info
+    fitted = info["train_config"]["steps"]
+    assert 150 < fitted < 10_000_000 and info["step"] == fitted
+    assert any("--max-minutes" in line and f"{fitted} steps" in line for line in lines)
+    rows = _log(tmp_path / "run")
+    assert rows[-1]["step"] == fitted
+    assert rows[-1]["lr"] == pytest.approx(lr_at(fitted - 1, replace(cfg, steps=fitted)))
+    assert rows[-1]["lr"] < 0.2 * cfg.lr          # the cosine reached its end, not a cut-off mid-schedule

@@ -264,12 +264,12 @@ def train(cfg: TrainConfig, resume: bool = False, log=print, progress: bool = Tr
     timing_from = None
     for step in range(start, last):
         model.train()
-        if cfg.max_minutes > 0 and step in (start + _FIT_AFTER, start + 2 * _FIT_AFTER) and device.type == "cuda":
+        if cfg.max_minutes > 0 and step in (start + _FIT_AFTER, start + 3 * _FIT_AFTER) and device.type == "cuda":
             torch.cuda.synchronize()    # time finished work, not queued work
         if cfg.max_minutes > 0 and step == start + _FIT_AFTER:
             timing_from = time.perf_counter()
-        if timing_from is not None and step == start + 2 * _FIT_AFTER:
-            cfg.steps = _fit_steps(cfg, step, (time.perf_counter() - timing_from) / _FIT_AFTER,
+        if timing_from is not None and step == start + 3 * _FIT_AFTER:
+            cfg.steps = _fit_steps(cfg, step, (time.perf_counter() - timing_from) / (2 * _FIT_AFTER),
                                    time.perf_counter() - t0, log)
             last = cfg.steps if stop_at is None else min(cfg.steps, stop_at)
             if bar is not None:
@@ -320,7 +320,7 @@ def train(cfg: TrainConfig, resume: bool = False, log=print, progress: bool = Tr
     return out / "model.safetensors"
 
 
-_FIT_AFTER = 20     # --max-minutes: skip this many steps (start-up), then time as many
+_FIT_AFTER = 50     # --max-minutes: skip this many steps (start-up, cuDNN autotuning), then time twice as many
 
 
 def _fit_steps(cfg: TrainConfig, step: int, per_step: float, spent: float, log) -> int:
@@ -421,7 +421,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         p.add_argument("--" + name.replace("_", "-"), type=float, default=getattr(d, name))
     p.add_argument("--device", default=d.device, help="auto (CUDA when present), cpu or cuda")
     p.add_argument("--max-minutes", type=float, default=d.max_minutes,
-                   help="fit the run into this many minutes: after 40 steps the step count (and the cosine "
+                   help="fit the run into this many minutes: after 150 steps the step count (and the cosine "
                         "schedule) is set from the measured speed; --steps stays the upper bound")
     p.add_argument("--resume", action="store_true", help="continue exactly from the run folder's last checkpoint")
     p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
