@@ -133,3 +133,14 @@ def test_save_is_atomic_when_interrupted(tmp_path, saved, monkeypatch):
         save_model(model, path)
     assert path.read_bytes() == before
     assert [p.name for p in path.parent.iterdir()] == [path.name]
+
+
+def test_atomic_writes_are_readable_like_other_files(tmp_path):
+    """The temp file behind an atomic write is private (mkstemp); the finished file must not be."""
+    import numpy as np
+    from wavenet_core.audio_io import write_wav
+    out = write_wav(tmp_path / "a.wav", np.zeros(100, np.float32), 16000)
+    assert out.stat().st_mode & 0o777 == 0o644
+    out.chmod(0o600)                    # a user's choice survives a rewrite
+    write_wav(out, np.zeros(100, np.float32), 16000)
+    assert out.stat().st_mode & 0o777 == 0o600

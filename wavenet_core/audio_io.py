@@ -148,8 +148,12 @@ def atomic_write_bytes(path: str | os.PathLike, write) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
+    # mkstemp makes the file private (0600); the result should read like any other file written
+    # there: keep the mode of the file it replaces, else the usual 0644.
+    mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
     try:
         write(tmp)
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

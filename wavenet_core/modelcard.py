@@ -21,7 +21,8 @@ def _fmt(v) -> str:
     return str(v)
 
 
-def card_markdown(name: str, meta: dict, command: str, data: str, eval_report: dict | None, notes: str = "") -> str:
+def card_markdown(name: str, meta: dict, command: str, data: str, eval_report: dict | None, notes: str = "",
+                  hardware: str = "a 2-core CPU (shared with other work)") -> str:
     tr = meta.get("training", {})
     cfg = meta.get("config", {})
     final = tr.get("final", {})
@@ -33,7 +34,7 @@ def card_markdown(name: str, meta: dict, command: str, data: str, eval_report: d
         f"- Data: {data}",
         f"- Seed: {tr.get('train_config', {}).get('seed')}; steps: {tr.get('step')}; "
         f"batch {tr.get('train_config', {}).get('batch_size')} × {tr.get('train_config', {}).get('segment')} samples",
-        f"- Wall time: {tr.get('wall_time_s', 0) / 60:.0f} min on a 2-core CPU (shared with other work)",
+        f"- Wall time: {tr.get('wall_time_s', 0) / 60:.1f} min on {hardware}",
         f"- Final validation: loss {_fmt(final.get('val_loss'))} nats, next-sample accuracy {_fmt(final.get('val_acc'))}",
         "- Curves: `log.csv`, `curves.png` beside this card.", "",
         "## Architecture", "", "```json", json.dumps(cfg, indent=1), "```", "",
@@ -54,7 +55,8 @@ def card_markdown(name: str, meta: dict, command: str, data: str, eval_report: d
 
 
 def ship_model(run_dir: str | Path, name: str, command: str, data: str, eval_report: dict | None = None,
-               notes: str = "", dest_root: str | Path = ASSETS_MODELS) -> Path:
+               notes: str = "", dest_root: str | Path = ASSETS_MODELS,
+               hardware: str = "a 2-core CPU (shared with other work)") -> Path:
     """Copy a run into ``dest_root/name`` with its card; returns the destination folder."""
     run_dir, dest = Path(run_dir), Path(dest_root) / name
     dest.mkdir(parents=True, exist_ok=True)
@@ -64,6 +66,6 @@ def ship_model(run_dir: str | Path, name: str, command: str, data: str, eval_rep
     meta = load_checkpoint_metadata(dest / WEIGHTS_NAME)
     if eval_report is not None:
         atomic_write_bytes(dest / "eval.json", lambda tmp: Path(tmp).write_text(json.dumps(eval_report, indent=1)))
-    text = card_markdown(name, meta, command, data, eval_report, notes)
+    text = card_markdown(name, meta, command, data, eval_report, notes, hardware)
     atomic_write_bytes(dest / "card.md", lambda tmp: Path(tmp).write_text(text))
     return dest
