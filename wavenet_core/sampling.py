@@ -321,6 +321,9 @@ _DESC_FEATURES = ("pitch", "voiced_fraction", "loudness", "log2_brightness", "lo
 _INDEX_MEMO: dict[str, "NoveltyIndex"] = {}
 
 
+SHIPPED_NOVELTY = Path(__file__).resolve().parent.parent / "assets" / "novelty"
+
+
 def cache_dir() -> Path:
     """Where derived data is cached: ``$WAVENET_CACHE_DIR`` or ``~/.cache/wavenet-control-studio``."""
     return Path(os.environ.get("WAVENET_CACHE_DIR") or Path.home() / ".cache" / "wavenet-control-studio")
@@ -413,15 +416,17 @@ class NoveltyIndex:
             return _INDEX_MEMO[key]
         folder = None if cache is False else (cache_dir() if cache is True else Path(cache))
         path = None if folder is None else folder / f"novelty-{key}.npz"
-        if path is not None and path.is_file():
-            try:
-                with np.load(path, allow_pickle=False) as z:
-                    if json.loads(str(z["params"])) == params:
-                        index = cls(z["desc"], z["mfcc"], [str(n) for n in z["names"]], params)
-                        _INDEX_MEMO[key] = index
-                        return index
-            except (OSError, ValueError, KeyError):
-                pass                # a broken cache file is rebuilt
+        # The shipped models' index ships beside them (building it takes minutes of CPU).
+        for found in ([] if path is None else [path]) + ([SHIPPED_NOVELTY / path.name] if cache is True else []):
+            if found.is_file():
+                try:
+                    with np.load(found, allow_pickle=False) as z:
+                        if json.loads(str(z["params"])) == params:
+                            index = cls(z["desc"], z["mfcc"], [str(n) for n in z["names"]], params)
+                            _INDEX_MEMO[key] = index
+                            return index
+                except (OSError, ValueError, KeyError):
+                    pass            # a broken cache file is rebuilt
         corpus = NoteCorpus(sample_rate=sample_rate, hop_length=params["hop"], seed=seed, size=size, seconds=seconds,
                             instruments=tuple(params["instruments"]))
         desc, mfcc, names = [], [], []
@@ -639,7 +644,8 @@ class RejectionSampler:
     """Generate candidates in batches until ``keep`` meet every target or the budget is spent.
 
     ``controls`` (a ``conditioning.Controls``) fixes whatever conditioning the user wants; fields
-    left None stay free. Candidate i uses seed ``seed + i``. ``novelty``: a ``NoveltyIndex`` (or
+    left None stay free. Candidate i uses seed ``seed + i``; its audio is what a batch-1 run with
+    that seed generates, sample for sample (``verify=True`` regenerates each pick to check it). ``novelty``: a ``NoveltyIndex`` (or
     True to build the one for ``model_name``'s training corpus); it is required by a novelty target
     and otherwise only reported. ``threads`` is handed to the fast generator.
     """
@@ -648,7 +654,7 @@ class RejectionSampler:
                  temperature: float = 1.0, keep: int = 4, max_candidates: int = 64, max_seconds: float | None = None,
                  seed: int = 0, batch: int = 16, early_rejection: bool = True, novelty=None,
                  model_name: str | None = None, threads: int | None = None, classifier_size: int = 120,
-                 verify: bool = True, log: Callable[[str], None] | None = None):
+                 verify: bool = False, log: Callable[[str], None] | None = None):
         from dataclasses import replace
 
         from .conditioning import Controls, model_inputs
@@ -839,10 +845,10 @@ class RejectionSampler:
         cand.status = "accepted" if cand.meets_targets else "rejected"
 
     def _verify(self, cand: Candidate, result: SamplingResult) -> None:
-        """Regenerate ``cand`` from its seed at batch 1 — what a user reproducing it gets. The
-        compiled kernel rounds a stream's dot products differently in a block of 4 streams than
-        alone (about 1 in 30 one-second streams of the notes model ends up different), so the pick
-        is made the regenerated audio, re-measured when it differs."""
+        """Regenerate ``cand`` from its seed at batch 1 — what a user reproducing it gets — and judge
+        the regeneration if it differs. The fast kernel runs each stream's arithmetic the same way
+        whatever its batch, so this is a check (``verify=True``), not a repair; it costs one batch-1
+        generation per pick."""
         t0 = time.perf_counter()
         again = self.regenerate(cand.seed)
         result.verification_samples += self.n
