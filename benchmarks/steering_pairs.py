@@ -1,0 +1,74 @@
+"""Steering on a fixed set of (clip, target) pairs: share met, decodes used, latent distance moved.
+
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/steering_pairs.py                 # 20 pairs, budget 13
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/steering_pairs.py --budget 32 --out steer.json
+
+The pairs (docs/steering.md): 5 held-out corpus clips (``NoteCorpus(seed=777, size=5, seconds=0.5)``)
+× 4 targets set relative to each clip's decoded start (seed 0), so every pair asks for a change:
+*brighter* (spectral centroid +500..+1500 Hz), *darker* (−1500..−500 Hz), *quieter* (loudness
+−12..−6 dB) and *brighter + quieter*. Every figure is measured on decoded audio.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from wavenet_core import load_model  # noqa: E402
+from wavenet_core.autoencoder import decode, encode  # noqa: E402
+from wavenet_core.data.corpus import NoteCorpus  # noqa: E402
+from wavenet_core.descriptors import describe  # noqa: E402
+from wavenet_core.steering import steer  # noqa: E402
+
+
+def pair_targets(start: dict) -> dict[str, list[str]]:
+    b, loud = start["brightness"], start["loudness"]
+    bright = f"brightness={b + 500:.1f}..{b + 1500:.1f}"
+    quiet = f"loudness={loud - 12:.2f}..{loud - 6:.2f}"
+    return {"brighter": [bright], "darker": [f"brightness={max(1.0, b - 1500):.1f}..{max(2.0, b - 500):.1f}"],
+            "quieter": [quiet], "brighter + quieter": [bright, quiet]}
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default="autoencoder")
+    ap.add_argument("--budget", type=int, default=13)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", help="also write every pair's result as JSON")
+    args = ap.parse_args(argv)
+    model = load_model(args.model)
+    sr = model.config.sample_rate
+    clips = list(NoteCorpus(sample_rate=sr, hop_length=160, seed=777, size=5, seconds=0.5))
+    rows, t0 = [], time.perf_counter()
+    for clip in clips:
+        z = encode(model, clip.audio)
+        start = describe(decode(model, z, seed=args.seed), sr, pitch=False)
+        for kind, targets in pair_targets(start).items():
+            r = steer(model, z, targets, budget=args.budget, seed=args.seed)
+            rows.append({"clip": clip.name, "kind": kind, "targets": targets, "met": r.met, "decodes": r.decodes,
+                         "latent_distance": r.latent_distance, "start_distance": r.start_distance,
+                         "distance": r.distance, "closer": r.distance < r.start_distance})
+            print(f"{clip.name:28s} {kind:20s} {'met ' if r.met else 'miss'} decodes {r.decodes:2d} "
+                  f"moved {r.latent_distance:.2f} std  distance {r.start_distance:.3f} → {r.distance:.3f}", flush=True)
+    wall = time.perf_counter() - t0
+    met = [r for r in rows if r["met"]]
+    summary = {"pairs": len(rows), "met": len(met), "met_share": len(met) / len(rows),
+               "median_decodes": float(np.median([r["decodes"] for r in rows])),
+               "median_latent_distance": float(np.median([r["latent_distance"] for r in rows])),
+               "median_latent_distance_met": float(np.median([r["latent_distance"] for r in met])) if met else None,
+               "closer": sum(r["closer"] for r in rows), "budget": args.budget, "wall_seconds": round(wall, 1),
+               "by_kind": {k: sum(r["met"] for r in rows if r["kind"] == k) for k in pair_targets({"brightness": 0, "loudness": 0})}}
+    print(json.dumps(summary, indent=1))
+    if args.out:
+        Path(args.out).write_text(json.dumps({"summary": summary, "pairs": rows}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
