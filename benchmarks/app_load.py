@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> dict:
     request = dict(model_name=model, instrument=None, mix={}, pitch_mode="note", pitch=60, melody="", tempo=120,
                    midi_file=None, recording=None, source_length=True, loudness_mode="level", level=-18, attack=20,
                    decay=150, sustain=-6, release=200, glide=0, vibrato_depth=0, vibrato_rate=5.5, transpose=0,
-                   temperature=1.0, seconds=args.seconds, seed=0)
+                   temperature=1.0, seconds=args.seconds, seed=0, strength=1.0)
     names = list(getattr(demo.studio.shelf.get(model).config, "instrument_names", ()) or ())
     request["instrument"] = names[0] if names else "let the model choose"
 

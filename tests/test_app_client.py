@@ -26,7 +26,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::Warning:gradio.queueing")
 VALID = dict(model_name="tiny", instrument="saw", mix={}, pitch_mode="note", pitch=60, melody="", tempo=120,
              midi_file=None, recording=None, source_length=True, loudness_mode="level", level=-18, attack=20,
              decay=150, sustain=-6, release=200, glide=0, vibrato_depth=0, vibrato_rate=5.5, transpose=0,
-             temperature=1.0, seconds=0.3, seed=3)
+             temperature=1.0, seconds=0.3, seed=3, strength=1.0)
 
 
 @pytest.fixture(scope="module")
@@ -152,6 +152,20 @@ def test_generate_mix_melody_envelope(client, model_dir):
     check_result(generate(client, pitch_mode="melody", melody=melody, source_length=False, seconds=0.5), int(0.5 * SR))
 
 
+def test_conditioning_strength(client, model_dir):
+    """The strength slider is classifier-free guidance, exactly as the Python API does it."""
+    from wavenet_core import generate as core_generate
+    from wavenet_core.audio_io import to_int16
+    plain = check_result(generate(client), int(0.3 * SR))
+    result = generate(client, strength=2.5)
+    strong = check_result(result, int(0.3 * SR))
+    assert result[6]["conditioning_strength"] == 2.5 and not np.array_equal(strong, plain)
+    model = load_model(model_dir / "tiny" / "model.safetensors")
+    ref = core_generate(model, model_inputs(Controls(seconds=0.3, instrument="saw", pitch=60, loudness=-18), model.config),
+                        temperature=1.0, seed=3, guidance=2.5)[0]
+    np.testing.assert_array_equal(strong, to_int16(ref))
+
+
 def test_generate_free_and_transposed(client):
     check_result(generate(client, instrument="let the model choose", pitch_mode="free", loudness_mode="free",
                           seconds=0.2), int(0.2 * SR))
@@ -207,6 +221,8 @@ def _bad_files(tmp_path: Path) -> dict[str, Path]:
     (dict(seconds=0), "less than minimum value 0.1"),
     (dict(seconds=60), "greater than maximum value 10"),
     (dict(temperature=7), "greater than maximum value 2"),
+    (dict(strength=9), "greater than maximum value 4"),
+    (dict(strength=-1), "less than minimum value 0"),
     (dict(pitch=200), "greater than maximum value 84"),
     (dict(pitch_mode="recording"), "Upload a recording first"),
     (dict(pitch_mode="MIDI file"), "Upload a MIDI file first"),

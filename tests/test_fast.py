@@ -7,7 +7,8 @@ import soundfile as sf
 import torch
 
 from wavenet_core import fast
-from wavenet_core.generate import Cancelled, ModelInputs, generate, reference_classes, stream_uniforms
+from wavenet_core.generate import (Cancelled, ModelInputs, free_inputs, generate, guided_logits, reference_classes,
+                                   stream_uniforms)
 from wavenet_core.model import WaveNet, preset_config
 
 VARIANTS = {
@@ -93,6 +94,57 @@ def test_fast_equals_reference(variant):
         np.testing.assert_array_equal(got, ref)
 
 
+# ---- conditioning strength (classifier-free guidance) ---------------------------------------------
+@pytest.mark.parametrize("variant", ["both", "context"])
+def test_guided_logits_equal_teacher_forced_combination(variant, small_chunks):
+    """With guidance, each step's logits are free + g·(conditioned − free) of the two teacher-forced
+    passes over the samples drawn; every stream keeps its batch-1 samples; threads change nothing."""
+    model = make_model(variant)
+    batch, n, g = 3, 700, 2.5
+    inputs = make_inputs(model, batch, n)
+    uniforms = stream_uniforms([21, 22, 23], n)
+    classes, logits = fast.fast_classes(model, inputs, uniforms, 1.0, return_logits=True, guidance=g)
+    expected = guided_logits(teacher_forced(model, classes, inputs),
+                             teacher_forced(model, classes, free_inputs(model, inputs)), g)
+    assert np.abs(logits - expected).max() <= 1e-4
+    plain = fast.fast_classes(model, inputs, uniforms, 1.0)
+    if variant == "both":               # the controls matter, so guidance changes the samples
+        assert not np.array_equal(plain, classes)
+    np.testing.assert_array_equal(fast.fast_classes(model, inputs, uniforms, 1.0, threads=2, guidance=g), classes)
+    one = ModelInputs(n, *(None if t is None else t[2:3] for t in (inputs.instrument, inputs.global_cond, inputs.local_cond)))
+    np.testing.assert_array_equal(fast.fast_classes(model, one, uniforms[2:3], 1.0, guidance=g)[0], classes[2])
+
+
+def test_guidance_zero_is_the_free_model_and_reference_agrees():
+    model = make_model("both")
+    n = 160
+    inputs = make_inputs(model, 2, n, seed=1)
+    uniforms = stream_uniforms([3, 4], n)
+    np.testing.assert_array_equal(fast.fast_classes(model, inputs, uniforms, 1.0, guidance=0.0),
+                                  fast.fast_classes(model, free_inputs(model, inputs), uniforms, 1.0))
+    np.testing.assert_array_equal(fast.fast_classes(model, inputs, uniforms, 1.0, guidance=3.0),
+                                  reference_classes(model, inputs, uniforms, 1.0, guidance=3.0))
+    for bad in (-0.5, 11.0, float("nan")):
+        with pytest.raises(ValueError, match="Conditioning strength"):
+            generate(model, inputs, guidance=bad)
+
+
+def test_guided_early_stop_keeps_the_other_streams_exact(small_chunks):
+    model = make_model("both")
+    n = 600
+    inputs = make_inputs(model, 4, n)
+    uniforms = stream_uniforms([1, 2, 3, 4], n)
+    full = fast.fast_classes(model, inputs, uniforms, 1.0, guidance=2.0)
+
+    def stop(t, classes):
+        assert classes.shape == (4, n)
+        return np.array([False, True, False, False]) if t >= 200 else None
+    cut = fast.fast_classes(model, inputs, uniforms, 1.0, guidance=2.0, stop=stop)
+    np.testing.assert_array_equal(cut[[0, 2, 3]], full[[0, 2, 3]])
+    stopped_at = int(np.flatnonzero(cut[1] != full[1])[0])
+    assert 200 <= stopped_at < n and np.all(cut[1, stopped_at:] == fast.SILENCE_CLASS)
+
+
 def test_seeds_through_generate():
     model = make_model("both")
     inputs = make_inputs(model, 1, 500)
@@ -162,3 +214,9 @@ def test_cli_generate_fast_by_default_and_reference(tiny_run, tmp_path, monkeypa
     b, _ = sf.read(tmp_path / "ref.wav")
     assert sr == 16000 and len(a) == 160 and np.abs(a).max() > 0
     np.testing.assert_array_equal(a, b)
+    # --guidance: the conditioning strength, the same through both paths
+    wavenet_generate(args + ["--guidance", "2.5", "--out", str(tmp_path / "guided.wav")])
+    wavenet_generate(args + ["--guidance", "2.5", "--reference", "--out", str(tmp_path / "guided_ref.wav")])
+    g, _ = sf.read(tmp_path / "guided.wav")
+    np.testing.assert_array_equal(g, sf.read(tmp_path / "guided_ref.wav")[0])
+    assert not np.array_equal(g, a)

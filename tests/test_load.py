@@ -37,7 +37,7 @@ MEMORY_LIMIT_MB = 2048
 VALID = dict(model_name="tiny", instrument="saw", mix={}, pitch_mode="note", pitch=60, melody="", tempo=120,
              midi_file=None, recording=None, source_length=True, loudness_mode="level", level=-18, attack=20,
              decay=150, sustain=-6, release=200, glide=0, vibrato_depth=0, vibrato_rate=5.5, transpose=0,
-             temperature=1.0, seconds=SECONDS, seed=0)
+             temperature=1.0, seconds=SECONDS, seed=0, strength=1.0)
 
 
 # ---- memory: the process's peak resident set size -------------------------------------------------

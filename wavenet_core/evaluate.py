@@ -282,7 +282,7 @@ def _stack_inputs(items: list):
 
 
 def generate_requests(model, requests: list[Request], *, temperature: float, batch: int, method: str,
-                      log: Callable = print) -> list[np.ndarray]:
+                      log: Callable = print, guidance: float = 1.0) -> list[np.ndarray]:
     """Generate every request (its own seed), ``batch`` streams of equal length per call."""
     from .conditioning import model_inputs
     from .generate import generate
@@ -298,7 +298,7 @@ def generate_requests(model, requests: list[Request], *, temperature: float, bat
         for k in range(0, len(idx), batch):
             chunk = idx[k: k + batch]
             out = generate(model, _stack_inputs([inputs[i] for i in chunk]), temperature=temperature,
-                           seed=[requests[i].seed for i in chunk], method=method)
+                           seed=[requests[i].seed for i in chunk], method=method, guidance=guidance)
             for i, clip in zip(chunk, out):
                 audio[i] = clip
             done += len(chunk)
@@ -308,7 +308,7 @@ def generate_requests(model, requests: list[Request], *, temperature: float, bat
 
 def evaluate_wavenet(model, *, seed: int = 0, quick: bool = False, batch: int = 16, temperature: float = 1.0,
                      method: str | None = None, ceiling: bool = True, save_audio: str | Path | None = None,
-                     log: Callable = print) -> dict:
+                     log: Callable = print, guidance: float = 1.0) -> dict:
     """Generate the evaluation plan with ``model`` and measure it; returns the report dict."""
     from .data.corpus import INSTRUMENTS
 
@@ -330,7 +330,8 @@ def evaluate_wavenet(model, *, seed: int = 0, quick: bool = False, batch: int = 
     total_s = sum(r.curves.n_samples for r in requests) / sr
     log(f"generating {len(requests)} clips ({total_s:.1f} s of audio) with the {method} generator, batch {batch}")
     t0 = time.perf_counter()
-    audio = generate_requests(model, requests, temperature=temperature, batch=batch, method=method, log=log)
+    audio = generate_requests(model, requests, temperature=temperature, batch=batch, method=method, log=log,
+                              guidance=guidance)
     gen_s = time.perf_counter() - t0
     if save_audio:
         from .audio_io import write_wav
@@ -352,6 +353,7 @@ def evaluate_wavenet(model, *, seed: int = 0, quick: bool = False, batch: int = 
     metrics = summarise(records)
     report = {
         "model_kind": "wavenet", "method": method, "seed": seed, "quick": quick, "temperature": temperature,
+        "guidance": guidance,
         "batch": batch, "sample_rate": sr, "hop_length": hop, "instruments": list(names),
         "training": getattr(model, "training_info", {}) or {},
         "targets": {k: {"op": op, "value": v} for k, (op, v) in TARGETS.items()},
@@ -392,7 +394,7 @@ def _json_safe(x):
 
 def evaluate_model(name_or_path: str, *, out: str | Path | None = None, seed: int = 0, quick: bool = False,
                    batch: int = 16, temperature: float = 1.0, method: str | None = None,
-                   save_audio: str | Path | None = None, log: Callable = print) -> dict:
+                   save_audio: str | Path | None = None, log: Callable = print, guidance: float = 1.0) -> dict:
     """Evaluate a checkpoint by kind; writes the JSON report to ``out`` when given."""
     from .audio_io import atomic_write_bytes
     from .checkpoint import load_checkpoint_metadata, load_model
@@ -408,7 +410,8 @@ def evaluate_model(name_or_path: str, *, out: str | Path | None = None, seed: in
         report.setdefault("model_kind", "autoencoder")
     else:
         report = evaluate_wavenet(load_model(name_or_path), seed=seed, quick=quick, batch=batch,
-                                  temperature=temperature, method=method, save_audio=save_audio, log=log)
+                                  temperature=temperature, method=method, save_audio=save_audio, log=log,
+                                  guidance=guidance)
     report = {"model": str(name_or_path), **_json_safe(report)}
     if out:
         text = json.dumps(report, indent=2)

@@ -204,8 +204,12 @@ def _project(rows, w, const, out):
 
 @njit(cache=True, nogil=True, fastmath=_FASTMATH, error_model="numpy")
 def _run(t0, t1, b0, b1, classes, uniforms, cond, cond_step, tab0, tab1, emb, wd, wr, br, ws, bs,
-         w1, b1v, w2, b2, dil, qoff, queue, temperature, logits_out):
-    """Generate samples t0..t1-1 of streams b0..b1-1 in place (classes, queue, logits_out)."""
+         w1, b1v, w2, b2, dil, qoff, queue, temperature, logits_out, paired, guidance):
+    """Generate samples t0..t1-1 of streams b0..b1-1 in place (classes, queue, logits_out).
+
+    ``paired``: streams come in (conditioned, free twin) pairs from an even b0; the pair samples
+    one class from the guided logits ``free + guidance · (conditioned − free)``, and both streams
+    continue from it."""
     n_streams = classes.shape[0]
     n_layers = wd.shape[0]
     r = emb.shape[1]
@@ -278,12 +282,18 @@ def _run(t0, t1, b0, b1, classes, uniforms, cond, cond_step, tab0, tab1, emb, wd
             for i in range(s):
                 a1[k, i] = max(a1[k, i], np.float32(0))
         _matmul_acc(a1, 0, w2, 0, lg, nb)
-        for k in range(nb):
+        for k in range(0, nb, 2 if paired else 1):
             b = b0 + k
+            if paired:
+                for i in range(nq):
+                    lg[k, i] = lg[k + 1, i] + guidance * (lg[k, i] - lg[k + 1, i])
             if want_logits:
                 for i in range(nq):
                     logits_out[t - t0, b, i] = lg[k, i]
-            classes[b, t] = _sample(lg, k, uniforms[b, t], temperature, zbuf, tbits, scale)
+            c = _sample(lg, k, uniforms[b, t], temperature, zbuf, tbits, scale)
+            classes[b, t] = c
+            if paired:
+                classes[b + 1, t] = c
 
 
 # ---- weights --------------------------------------------------------------------------------
@@ -560,7 +570,8 @@ StopFn = Callable[[int, np.ndarray], "np.ndarray | None"]
 
 def fast_classes(model: WaveNet, inputs: ModelInputs, uniforms: np.ndarray, temperature: float,
                  progress: ProgressFn | None = None, cancel: Callable[[], bool] | None = None, *,
-                 return_logits: bool = False, threads: int | None = None, stop: StopFn | None = None):
+                 return_logits: bool = False, threads: int | None = None, stop: StopFn | None = None,
+                 guidance: float = 1.0):
     """μ-law classes (B, T) int64 sampled with the shared rule of ``generate.sample_from_logits``.
 
     ``uniforms`` (B, T) float64 are the per-stream draws (``generate.stream_uniforms``).
@@ -577,7 +588,42 @@ def fast_classes(model: WaveNet, inputs: ModelInputs, uniforms: np.ndarray, temp
     ``SILENCE_CLASS`` after the point where it stopped; the other streams carry on from their
     exact state (every per-stream computation rounds the same whatever the batch, so they give
     exactly the samples of a run without ``stop``). Not combinable with ``return_logits``.
+
+    ``guidance`` ≠ 1 (classifier-free guidance, see ``generate``) runs every stream with a free
+    twin right after it (``generate.free_inputs``) and samples each pair from the guided logits;
+    ``return_logits`` then gives the guided logits.
     """
+    if guidance != 1.0:
+        return _guided(model, inputs, uniforms, temperature, progress, cancel, return_logits, threads, stop, guidance)
+    return _fast_classes(model, inputs, uniforms, temperature, progress, cancel, return_logits, threads, stop,
+                         False, 1.0)
+
+
+def _guided(model, inputs, uniforms, temperature, progress, cancel, return_logits, threads, stop, guidance):
+    """``fast_classes`` with guidance: streams 2b and 2b + 1 are stream b and its free twin."""
+    from .generate import free_inputs
+
+    inputs = inputs.expand(np.shape(uniforms)[0])
+    free = free_inputs(model, inputs)
+
+    def pairs(a, f):
+        return None if a is None else torch.stack([a, f], 1).reshape(2 * a.shape[0], *a.shape[1:])
+    both = ModelInputs(inputs.n_samples, pairs(inputs.instrument, free.instrument),
+                       pairs(inputs.global_cond, free.global_cond), pairs(inputs.local_cond, free.local_cond))
+    twin_stop = None
+    if stop is not None:
+        def twin_stop(t, classes):
+            halt = stop(t, classes[::2])
+            return None if halt is None else np.repeat(np.asarray(halt, dtype=bool), 2)
+    out = _fast_classes(model, both, np.repeat(np.asarray(uniforms, dtype=np.float64), 2, axis=0), temperature,
+                        progress, cancel, return_logits, threads, twin_stop, True, float(guidance))
+    if return_logits:
+        return np.ascontiguousarray(out[0][::2]), np.ascontiguousarray(out[1][::2])
+    return np.ascontiguousarray(out[::2])
+
+
+def _fast_classes(model, inputs, uniforms, temperature, progress, cancel, return_logits, threads, stop,
+                  paired, guidance):
     uniforms = np.ascontiguousarray(uniforms, dtype=np.float64)
     if uniforms.ndim != 2 or uniforms.shape[1] < 1:
         raise ValueError(f"uniforms must have shape (batch, samples), got {uniforms.shape}.")
@@ -594,9 +640,11 @@ def fast_classes(model: WaveNet, inputs: ModelInputs, uniforms: np.ndarray, temp
     logits = np.zeros((n if return_logits else 0, batch, fw.b2.shape[0]), np.float32)
     threads = max(1, min(threads or default_threads(batch), batch))
 
+    unit = 2 if paired else 1       # a stream and its twin stay in one thread's slice
+
     def split(b: int) -> list[tuple[int, int]]:
-        k = min(threads, b)
-        return [(b * i // k, b * (i + 1) // k) for i in range(k)]
+        k = min(threads, b // unit)
+        return [(unit * (b // unit * i // k), unit * (b // unit * (i + 1) // k)) for i in range(k)]
 
     groups = split(batch)
     step = cond.chunk_length()
@@ -606,7 +654,7 @@ def fast_classes(model: WaveNet, inputs: ModelInputs, uniforms: np.ndarray, temp
     def run(t0: int, t1: int, c: np.ndarray, c_step: int, g0: int, g1: int) -> None:
         _run(t0, t1, g0, g1, classes, uniforms, c, c_step, fw.tab0, fw.tab1, fw.emb, fw.wd, fw.wr, fw.br, fw.ws,
              fw.bs, fw.w1, fw.b1, fw.w2, fw.b2, fw.dil, offsets, queue, temperature,
-             logits[t0:t1] if return_logits else logits)
+             logits[t0:t1] if return_logits else logits, paired, np.float32(guidance))
 
     pool = ThreadPoolExecutor(threads) if threads > 1 else None
     last_report = time.monotonic()

@@ -51,6 +51,7 @@ log = logging.getLogger("wavenet.studio")
 MIN_SECONDS = 0.1
 MAX_SECONDS = 10.0                      # per request; the core allows more, a shared server should not
 MAX_TEMPERATURE = 2.0
+MAX_STRENGTH = 4.0             # conditioning strength (classifier-free guidance); 1 = the model as trained
 MAX_SEED = 2 ** 31 - 1
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024     # Gradio refuses bigger uploads before they reach a handler
 MAX_UPLOAD_SECONDS = 30.0
@@ -411,10 +412,11 @@ class Studio:
         return out, time.perf_counter() - t0
 
     def run_generation(self, model, inputs, *, temperature: float, seed: int, request, progress,
-                       label: str = "Generating", batch: int | None = None) -> tuple[np.ndarray, float]:
+                       label: str = "Generating", batch: int | None = None,
+                       guidance: float = 1.0) -> tuple[np.ndarray, float]:
         """generate() with the session's stop flag and the page's progress bar; returns (audio, seconds)."""
         return self.stoppable(lambda **kw: generate(model, inputs, temperature=temperature, seed=seed, batch=batch,
-                                                    method=self.method(), **kw),
+                                                    method=self.method(), guidance=guidance, **kw),
                               request=request, progress=progress, label=label)
 
 
@@ -625,6 +627,9 @@ def _conditioning_tab(studio: Studio, model_dd: gr.Dropdown, initial) -> dict:
                                       visible="transpose" in fields)
             temperature = gr.Slider(0, MAX_TEMPERATURE, value=1.0, step=0.05, label="Temperature", elem_id="temperature",
                                     info="Lower: cleaner and more predictable; higher: noisier and wilder; 0 = always the likeliest sample.")
+            strength = gr.Slider(0, MAX_STRENGTH, value=1.0, step=0.25, label="Conditioning strength", elem_id="strength",
+                                 info="How hard the model follows the controls (classifier-free guidance): 1 = as "
+                                      "trained, 0 = ignore them, 2–3 = insist (twice the compute).")
             seconds = gr.Slider(MIN_SECONDS, studio.max_seconds, value=1.0, step=0.1, label="Duration (s)", elem_id="duration")
             with gr.Row():
                 seed = gr.Number(value=0, precision=0, label="Seed", scale=3, elem_id="seed",  # range checked by the handler
@@ -639,11 +644,12 @@ def _conditioning_tab(studio: Studio, model_dd: gr.Dropdown, initial) -> dict:
     @_friendly
     def generate_conditioned(model_name, instrument, mix, pitch_mode, pitch, melody, tempo, midi_file, recording,
                              source_length, loudness_mode, level, attack, decay, sustain, release, glide, vibrato_depth,
-                             vibrato_rate, transpose, temperature, seconds, seed, request: gr.Request = None,
-                             progress=gr.Progress()):
+                             vibrato_rate, transpose, temperature, seconds, seed, strength=1.0,
+                             request: gr.Request = None, progress=gr.Progress()):
         """Generate one sound from the chosen model with the given conditioning."""
         model = studio.wavenet(model_name)
         temperature = _number(temperature, "Temperature", 0, MAX_TEMPERATURE)
+        strength = _number(1.0 if strength is None else strength, "Conditioning strength", 0, MAX_STRENGTH)
         seed = _number(seed, "Seed", 0, MAX_SEED, integer=True)
         controls, asked, label = conditioning_controls(
             model.config, instrument=instrument, mix=mix, pitch_mode=pitch_mode, pitch=pitch, melody=melody,
@@ -661,17 +667,17 @@ def _conditioning_tab(studio: Studio, model_dd: gr.Dropdown, initial) -> dict:
                              f"{studio.max_seconds:.0f} s at a time. Shorten it, raise the tempo, or untick "
                              "'Length from the melody' and set a duration.")
         audio, took = studio.run_generation(model, inputs, temperature=temperature, seed=seed, request=request,
-                                            progress=progress)
+                                            progress=progress, guidance=strength)
         shown = {k: v for k, v in dataclasses.asdict(controls).items()
                  if v is not None and not isinstance(v, np.ndarray) and k not in ("midi_file", "from_audio")}
         details = {"model": model_name, "method": studio.method(), "seed": seed, "temperature": temperature,
-                   "controls": json_safe(shown)}
+                   "conditioning_strength": strength, "controls": json_safe(shown)}
         return studio.results.render(audio[0], sr, f"{model_name}-{label}-seed{seed}", asked=asked, details=details,
                                      gen_seconds=took, timings={"conditioning": prep})
 
     gen_inputs = [model_dd, instrument, mix, pitch_mode, pitch, melody, tempo, midi_file, recording, source_length,
                   loudness_mode, level, attack, decay, sustain, release, glide, vibrato_depth, vibrato_rate, transpose,
-                  temperature, seconds, seed]
+                  temperature, seconds, seed, strength]
     gen_event = go.click(generate_conditioned, gen_inputs, panel.outputs, api_name="generate",
                          concurrency_limit=studio.slots, concurrency_id="generation", show_progress_on=[panel.audio])
 

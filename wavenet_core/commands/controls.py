@@ -53,6 +53,8 @@ def _evaluate_args(p):
     p.add_argument("--quick", action="store_true", help="a few short notes and one melody (for tests and smoke runs)")
     p.add_argument("--batch", type=int, default=16, help="clips generated together in one batched call")
     p.add_argument("--temperature", type=float, default=1.0)
+    p.add_argument("--guidance", type=float, default=1.0,
+                   help="conditioning strength (classifier-free guidance): 1 plain, >1 follows the controls harder")
     p.add_argument("--reference", action="store_true", help="use the slow reference sampler")
     p.add_argument("--save-audio", default=None, metavar="DIR", help="also write every generated clip here")
 
@@ -65,6 +67,7 @@ def cmd_evaluate(args):
         print(msg, file=sys.stderr)
     report = evaluate_model(args.model, out=args.out, seed=args.seed, quick=args.quick, batch=args.batch,
                             temperature=args.temperature, method="reference" if args.reference else None,
+                            guidance=args.guidance,
                             save_audio=args.save_audio, log=log)
     if "metrics" in report and report.get("model_kind", "wavenet") == "wavenet":
         print(format_table(report))

@@ -40,6 +40,9 @@ def _generate_args(p):
     p.add_argument("--adsr", default=None, metavar="A,D,S,R",
                    help="per-note envelope: attack s, decay s, sustain dB below the peak, release s; e.g. 0.01,0.1,-6,0.2")
     p.add_argument("--temperature", type=float, default=1.0)
+    p.add_argument("--guidance", type=float, default=1.0,
+                   help="conditioning strength (classifier-free guidance): 1 plain, 0 ignores the controls, "
+                        "2-3 follows them harder at twice the cost")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--batch", type=int, default=1, help="number of takes (seeds seed, seed+1, …)")
     p.add_argument("--reference", action="store_true", help="use the slow reference sampler instead of the fast one")
@@ -66,7 +69,8 @@ def cmd_generate(args):
     controls = controls_from_args(args)
     model = load_model(args.model)
     audio = generate(model, model_inputs(controls, model.config), temperature=args.temperature, seed=args.seed,
-                     batch=args.batch, method="reference" if args.reference else "fast", progress=progress_bar())
+                     batch=args.batch, method="reference" if args.reference else "fast", progress=progress_bar(),
+                     guidance=args.guidance)
     out = Path(args.out)
     for b, clip in enumerate(audio):
         path = out if args.batch == 1 else out.with_name(f"{out.stem}-{b}{out.suffix}")
