@@ -388,4 +388,6 @@ def test_shipped_model_novelty_index_ships_with_it(tmp_path, monkeypatch):
                     seconds=params["seconds"]).example(params["size"] - 3)
     monkeypatch.undo()
     nov, nearest = index.novelty(ex.audio, params["sample_rate"])
-    assert nov == 0.0 and nearest == ex.name
+    # 0 up to float noise: the shipped features were measured on another machine's FFT/BLAS
+    # (white noise at 0.03 % of the peak already scores 0.004)
+    assert nearest == ex.name and nov < 1e-5
