@@ -108,11 +108,11 @@ class Gate:
         return self._run(*args, **kwargs)
 
 
-def _wait_for(condition, what: str, timeout: float = 240.0) -> None:
+def _wait_for(condition, what: str, timeout: float = 240.0, state=lambda: "") -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
+            pytest.fail(f"timed out waiting for {what}; {state()}")
         time.sleep(0.05)
 
 
@@ -129,8 +129,15 @@ def test_sixteen_concurrent_requests_and_a_bounded_queue(served, model_dir, monk
     memory = PeakMemory()
     t0 = time.perf_counter()
 
-    jobs = [client.submit(*{**VALID, "seed": s}.values(), api_name="/generate") for s in range(CONCURRENT)]
-    _wait_for(lambda: gate.inside == SLOTS and len(demo._queue) == WAITING, "2 running and 14 waiting")
+    # The first SLOTS requests fill the generation slots before the rest arrive: sent all at once,
+    # more than WAITING can be queued before any is picked up, and the queue rightly refuses them.
+    jobs = [client.submit(*{**VALID, "seed": s}.values(), api_name="/generate") for s in range(SLOTS)]
+    _wait_for(lambda: gate.inside == SLOTS, "2 running",
+              state=lambda: f"{gate.inside} at the gate, {len(demo._queue)} queued")
+    jobs += [client.submit(*{**VALID, "seed": s}.values(), api_name="/generate") for s in range(SLOTS, CONCURRENT)]
+    _wait_for(lambda: gate.inside == SLOTS and len(demo._queue) == WAITING, "2 running and 14 waiting",
+              state=lambda: f"{gate.inside} at the gate, {len(demo._queue)} queued, "
+                            f"{[j.status().code.name for j in jobs]}")
 
     # The queue is full: each further request is refused at once, with a clear message.
     extra = [client.submit(*{**VALID, "seed": 100 + i}.values(), api_name="/generate") for i in range(OVERFLOW)]
