@@ -38,9 +38,9 @@ TARGET_PLOTS_S = 0.5
 
 def plotting_seconds(audio, sample_rate: int) -> tuple[float, float]:
     """(wall, CPU) seconds to build both result figures and encode them to PNG the way gr.Plot does."""
-    from wavenet_core.plots import spectrogram_overview_figure, waveform_overview_figure
+    from wavenet_core.plots import spectrogram_figure, waveform_figure
     t0, c0 = time.perf_counter(), time.process_time()
-    for fig in (waveform_overview_figure(audio, sample_rate), spectrogram_overview_figure(audio, sample_rate)):
+    for fig in (waveform_figure(audio, sample_rate), spectrogram_figure(audio, sample_rate)):
         fig.savefig(io.BytesIO(), format="png")
     return time.perf_counter() - t0, time.process_time() - c0
 

@@ -26,25 +26,10 @@ TIMEOUT_MS = 180_000      # a busy 2-core machine can take a while for the first
 
 
 @pytest.fixture(scope="module")
-def ae_run(tmp_path_factory) -> Path:
-    """A `tiny` autoencoder trained for a few steps (the app's plumbing is tested, not its sound); trained once
-    per test session and shared by the studio's test files through the session's base temp folder."""
-    if os.environ.get("STUDIO_TEST_AE_RUN"):
-        return Path(os.environ["STUDIO_TEST_AE_RUN"])
-    out = tmp_path_factory.getbasetemp() / "studio_ae_run"
-    if not (out / "model.safetensors").is_file():
-        from wavenet_core.train import TrainConfig, train
-        train(TrainConfig(out=str(out), model_type="autoencoder", preset="tiny", steps=20, batch_size=4, segment=2048,
-                          corpus_size=12, corpus_seconds=1.0, val_every=20, val_batches=1, checkpoint_every=20,
-                          lr=1e-2, warmup=5, seed=0), log=lambda *a: None, progress=False)
-    return out
-
-
-@pytest.fixture(scope="module")
 def url(request, tmp_path_factory):
     """The studio on a free local port, serving the tiny test model."""
     run = Path(os.environ.get("STUDIO_TEST_RUN") or request.getfixturevalue("tiny_run"))
-    ae_run = Path(os.environ.get("STUDIO_TEST_AE_RUN") or request.getfixturevalue("ae_run"))
+    ae_run = request.getfixturevalue("studio_ae_run")           # $STUDIO_TEST_AE_RUN or a tiny one
     models = tmp_path_factory.mktemp("models")
     # Named after their folders when given by $STUDIO_TEST_RUN / $STUDIO_TEST_AE_RUN (e.g. the shipped models,
     # for the README's screenshots), else the tiny test models.

@@ -30,22 +30,7 @@ VALID = dict(model_name="tiny", instrument="saw", mix={}, pitch_mode="note", pit
 
 
 @pytest.fixture(scope="module")
-def ae_run(tmp_path_factory) -> Path:
-    """A `tiny` autoencoder trained for a few steps (the app's plumbing is tested, not its sound); trained once
-    per test session and shared by the studio's test files through the session's base temp folder."""
-    if os.environ.get("STUDIO_TEST_AE_RUN"):
-        return Path(os.environ["STUDIO_TEST_AE_RUN"])
-    out = tmp_path_factory.getbasetemp() / "studio_ae_run"
-    if not (out / "model.safetensors").is_file():
-        from wavenet_core.train import TrainConfig, train
-        train(TrainConfig(out=str(out), model_type="autoencoder", preset="tiny", steps=20, batch_size=4, segment=2048,
-                          corpus_size=12, corpus_seconds=1.0, val_every=20, val_batches=1, checkpoint_every=20,
-                          lr=1e-2, warmup=5, seed=0), log=lambda *a: None, progress=False)
-    return out
-
-
-@pytest.fixture(scope="module")
-def model_dir(request, ae_run, tmp_path_factory) -> Path:
+def model_dir(request, studio_ae_run, tmp_path_factory) -> Path:
     """An installed-models folder: the tiny WaveNet (weights, training log, card) under two names and a
     tiny autoencoder.
 
@@ -54,7 +39,7 @@ def model_dir(request, ae_run, tmp_path_factory) -> Path:
     """
     tiny_run = Path(os.environ.get("STUDIO_TEST_RUN") or request.getfixturevalue("tiny_run"))
     root = tmp_path_factory.mktemp("models")
-    for name, run in (("tiny", tiny_run), ("tiny-b", tiny_run), ("tiny-ae", ae_run)):
+    for name, run in (("tiny", tiny_run), ("tiny-b", tiny_run), ("tiny-ae", studio_ae_run)):
         d = root / name
         d.mkdir()
         shutil.copy(run / "model.safetensors", d / "model.safetensors")

@@ -21,24 +21,8 @@ SR = 16000
 
 
 @pytest.fixture(scope="module")
-def ae_run(tmp_path_factory) -> Path:
-    """A `tiny` autoencoder trained for 80 steps on a 12-clip corpus (PCA fitted by the training loop)."""
-    from wavenet_core.train import TrainConfig, train
-    out = tmp_path_factory.mktemp("ae_run")
-    cfg = TrainConfig(out=str(out), model_type="autoencoder", preset="tiny", steps=80, batch_size=4, segment=2048,
-                      corpus_size=12, corpus_seconds=1.0, val_every=80, val_batches=1, checkpoint_every=80, lr=1e-2,
-                      warmup=5, seed=0, threads=1)
-    threads = torch.get_num_threads()
-    try:   # one thread: on a shared 2-core machine a second one mostly waits
-        train(cfg, log=lambda *a: None, progress=False)
-    finally:
-        torch.set_num_threads(threads)
-    return out
-
-
-@pytest.fixture(scope="module")
-def ae(ae_run):
-    return load_model(ae_run / "model.safetensors")
+def ae(tiny_ae_run):
+    return load_model(tiny_ae_run / "model.safetensors")
 
 
 @pytest.fixture(scope="module")
@@ -143,9 +127,9 @@ def test_interpolation_endpoints_exact_and_padding(ae, clips):
 
 
 # ---- PCA sliders ----------------------------------------------------------------------------
-def test_pca_shipped_in_checkpoint_and_orthonormal(ae_run, ae, clips):
+def test_pca_shipped_in_checkpoint_and_orthonormal(tiny_ae_run, ae, clips):
     from safetensors import safe_open
-    with safe_open(str(ae_run / "model.safetensors"), "pt") as f:
+    with safe_open(str(tiny_ae_run / "model.safetensors"), "pt") as f:
         keys = set(f.keys())
     assert {"pca.mean", "pca.components", "pca.std", "pca.fitted"} <= keys
     mean, comps, std = principal_directions(ae)
@@ -213,8 +197,8 @@ def test_latent_npy_round_trip_and_malformed(ae, clips, tmp_path):
 
 
 # ---- CLI ------------------------------------------------------------------------------------
-def test_cli_end_to_end(ae_run, ae, clips, tmp_path, capsys):
-    model = str(ae_run / "model.safetensors")
+def test_cli_end_to_end(tiny_ae_run, ae, clips, tmp_path, capsys):
+    model = str(tiny_ae_run / "model.safetensors")
     hop = ae.config.hop_length
     # any rate and channel count: a stereo 22.05 kHz file of 0.4 s
     t = np.arange(int(0.4 * 22050)) / 22050

@@ -2,12 +2,10 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
-import torch
 
 from wavenet_core import load_model
 from wavenet_core.autoencoder import decode, encode
@@ -21,24 +19,8 @@ SR = 16000
 
 
 @pytest.fixture(scope="module")
-def ae_path(tmp_path_factory) -> Path:
-    """A `tiny` autoencoder trained for 80 steps on a 12-clip corpus (as in test_autoencoder; PCA fitted)."""
-    from wavenet_core.train import TrainConfig, train
-    out = tmp_path_factory.mktemp("steer_ae")
-    cfg = TrainConfig(out=str(out), model_type="autoencoder", preset="tiny", steps=80, batch_size=4, segment=2048,
-                      corpus_size=12, corpus_seconds=1.0, val_every=80, val_batches=1, checkpoint_every=80, lr=1e-2,
-                      warmup=5, seed=0, threads=1)
-    threads = torch.get_num_threads()
-    try:
-        train(cfg, log=lambda *a: None, progress=False)
-    finally:
-        torch.set_num_threads(threads)
-    return out / "model.safetensors"
-
-
-@pytest.fixture(scope="module")
-def ae(ae_path):
-    return load_model(ae_path)
+def ae(tiny_ae_run):
+    return load_model(tiny_ae_run / "model.safetensors")
 
 
 @pytest.fixture(scope="module")
@@ -130,13 +112,13 @@ def test_cancel_returns_best_so_far(ae, start):
     assert calls == [(1, 30), (5, 30)]
 
 
-def test_cli_end_to_end(ae_path, ae, clip, start, tmp_path, capsys):
+def test_cli_end_to_end(tiny_ae_run, ae, clip, start, tmp_path, capsys):
     _, d0 = start
     wav = tmp_path / "in.wav"
     sf.write(wav, clip, SR, subtype="PCM_16")
     out = tmp_path / "out.wav"
     target = f"brightness={d0['brightness'] + 300:.0f}..{d0['brightness'] + 1300:.0f}"
-    assert cli_main(["steer", str(wav), "--model", str(ae_path), "--target", target, "--target", "noisiness=0..0.3",
+    assert cli_main(["steer", str(wav), "--model", str(tiny_ae_run / "model.safetensors"), "--target", target, "--target", "noisiness=0..0.3",
                      "--budget", "9", "--seed", "3", "--out", str(out)]) == 0
     audio, sr = sf.read(out)
     report = json.loads((tmp_path / "out.json").read_text())
@@ -145,7 +127,7 @@ def test_cli_end_to_end(ae_path, ae, clip, start, tmp_path, capsys):
     assert [t["text"] for t in report["targets"]] == [str(parse_target(target)), "noisiness=0..0.3"]
     assert isinstance(report["met"], bool) and report["distance"] >= 0
     custom = tmp_path / "r" / "report.json"
-    assert cli_main(["steer", str(wav), "--model", str(ae_path), "--target", target, "--budget", "3",
+    assert cli_main(["steer", str(wav), "--model", str(tiny_ae_run / "model.safetensors"), "--target", target, "--budget", "3",
                      "--seconds", "60", "--out", str(tmp_path / "o2.wav"), "--report", str(custom)]) == 0
     assert json.loads(custom.read_text())["decodes"] <= 3
 
@@ -154,10 +136,10 @@ def test_cli_end_to_end(ae_path, ae, clip, start, tmp_path, capsys):
     bad = [["--target", "loudness=50..60"], ["--target", "timbre=bell"], ["--target", "brightness"],
            ["--target", "sparkle=1..2"], []]
     for extra in bad:
-        assert cli_main(["steer", str(wav), "--model", str(ae_path), "--out", str(tmp_path / "x.wav"), *extra]) == 2
-    assert cli_main(["steer", str(tmp_path / "missing.wav"), "--model", str(ae_path), "--target", target,
+        assert cli_main(["steer", str(wav), "--model", str(tiny_ae_run / "model.safetensors"), "--out", str(tmp_path / "x.wav"), *extra]) == 2
+    assert cli_main(["steer", str(tmp_path / "missing.wav"), "--model", str(tiny_ae_run / "model.safetensors"), "--target", target,
                      "--out", str(tmp_path / "x.wav")]) == 2
-    assert cli_main(["steer", str(wav), "--model", str(ae_path), "--target", target, "--budget", "1",
+    assert cli_main(["steer", str(wav), "--model", str(tiny_ae_run / "model.safetensors"), "--target", target, "--budget", "1",
                      "--out", str(tmp_path / "x.wav")]) == 2
     err = capsys.readouterr().err
     lines = [line for line in err.splitlines() if line.startswith("error:")]

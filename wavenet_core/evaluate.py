@@ -35,6 +35,7 @@ import numpy as np
 
 from .conditioning import Controls, Curves, requested_curves
 from .descriptors import frame_loudness_db, hz_to_midi, pitch_track
+from .jsonsafe import json_safe
 
 # target: (comparison, value); "failures" counts silent + noise-only clips
 TARGETS: dict[str, tuple[str, float]] = {
@@ -378,20 +379,6 @@ def evaluate_wavenet(model, *, seed: int = 0, quick: bool = False, batch: int = 
     return report
 
 
-def _json_safe(x):
-    if isinstance(x, dict):
-        return {str(k): _json_safe(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_json_safe(v) for v in x]
-    if isinstance(x, (np.floating, float)):
-        return None if not math.isfinite(float(x)) else round(float(x), 4)
-    if isinstance(x, np.integer):
-        return int(x)
-    if isinstance(x, np.bool_):
-        return bool(x)
-    return x
-
-
 def evaluate_model(name_or_path: str, *, out: str | Path | None = None, seed: int = 0, quick: bool = False,
                    batch: int = 16, temperature: float = 1.0, method: str | None = None,
                    save_audio: str | Path | None = None, log: Callable = print, guidance: float = 1.0) -> dict:
@@ -412,7 +399,7 @@ def evaluate_model(name_or_path: str, *, out: str | Path | None = None, seed: in
         report = evaluate_wavenet(load_model(name_or_path), seed=seed, quick=quick, batch=batch,
                                   temperature=temperature, method=method, save_audio=save_audio, log=log,
                                   guidance=guidance)
-    report = {"model": str(name_or_path), **_json_safe(report)}
+    report = {"model": str(name_or_path), **json_safe(report, digits=4)}
     if out:
         text = json.dumps(report, indent=2)
         atomic_write_bytes(out, lambda tmp: Path(tmp).write_text(text))

@@ -24,36 +24,6 @@ def training_curves_figure(rows: list[dict]) -> Figure:
     return fig
 
 
-def waveform_figure(audio: np.ndarray, sample_rate: int, title: str = "waveform") -> Figure:
-    fig = Figure(figsize=(8, 2.2), layout="constrained")
-    ax = fig.subplots()
-    t = np.arange(len(audio)) / sample_rate
-    ax.plot(t, audio, lw=0.5, color="#1f77b4")
-    ax.set_xlim(0, max(t[-1] if len(t) else 0, 1e-3))
-    ax.set_ylim(-1.05, 1.05)
-    ax.set_xlabel("time (s)")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    return fig
-
-
-def spectrogram_figure(audio: np.ndarray, sample_rate: int, title: str = "spectrogram") -> Figure:
-    """Log-frequency spectrogram in dB (librosa specshow) with a colour bar."""
-    import librosa
-    import librosa.display
-
-    fig = Figure(figsize=(8, 3), layout="constrained")
-    ax = fig.subplots()
-    n_fft = 1024 if len(audio) >= 1024 else max(32, 1 << int(np.log2(max(len(audio), 32))))
-    spec = np.abs(librosa.stft(np.asarray(audio, dtype=np.float32), n_fft=n_fft, hop_length=n_fft // 4))
-    db = librosa.amplitude_to_db(spec, ref=1.0, top_db=90)
-    img = librosa.display.specshow(db, sr=sample_rate, hop_length=n_fft // 4, x_axis="time", y_axis="log", ax=ax,
-                                   vmin=-90, vmax=max(0.0, float(db.max())), cmap="magma")
-    fig.colorbar(img, ax=ax, format="%+2.0f dB")
-    ax.set_title(title)
-    return fig
-
-
 def receptive_field_figure(config, notes_midi: tuple[int, ...] = (48, 60, 72)) -> Figure:
     """How far back one prediction sees: cumulative receptive field per layer (left), and that
     window compared with musical time scales — note periods, one conditioning frame (right).
@@ -106,7 +76,7 @@ def receptive_field_figure(config, notes_midi: tuple[int, ...] = (48, 60, 72)) -
 # Fixed margins instead of constrained layout (which lays out every tick label twice per save), and a
 # min/max envelope per pixel column instead of a line through every sample: together about twice
 # as fast to render as the figures above, with the same look.
-def waveform_overview_figure(audio: np.ndarray, sample_rate: int, title: str = "waveform", columns: int = 1600) -> Figure:
+def waveform_figure(audio: np.ndarray, sample_rate: int, title: str = "waveform", columns: int = 1600) -> Figure:
     """Waveform as a per-column min/max envelope (exact for short clips, which are drawn as a line)."""
     audio = np.asarray(audio, dtype=np.float32)
     fig = Figure(figsize=(8, 2.2))
@@ -128,7 +98,7 @@ def waveform_overview_figure(audio: np.ndarray, sample_rate: int, title: str = "
     return fig
 
 
-def spectrogram_overview_figure(audio: np.ndarray, sample_rate: int, title: str = "spectrogram") -> Figure:
+def spectrogram_figure(audio: np.ndarray, sample_rate: int, title: str = "spectrogram") -> Figure:
     """Log-frequency spectrogram (librosa specshow) in dB relative to a full-scale sine, with a colour bar."""
     import librosa
     import librosa.display

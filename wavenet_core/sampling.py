@@ -51,6 +51,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from .descriptors import SOUNDING_DB, default_hop, describe, frame_loudness_db, spectral_features
+from .jsonsafe import json_safe
 
 # ---- targets ---------------------------------------------------------------------------------------
 # name → (unit, natural scale for distances, lowest and highest possible value)
@@ -499,23 +500,7 @@ class Candidate:
     def to_dict(self, sample_rate: int) -> dict:
         d = {k: v for k, v in asdict(self).items() if k != "audio"}
         d["seconds_generated"] = self.samples_generated / sample_rate
-        return _json_safe(d)
-
-
-def _json_safe(x):
-    if isinstance(x, dict):
-        return {str(k): _json_safe(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_json_safe(v) for v in x]
-    if isinstance(x, (np.floating, float)):
-        return None if not math.isfinite(float(x)) else float(x)
-    if isinstance(x, np.integer):
-        return int(x)
-    if isinstance(x, np.bool_):
-        return bool(x)
-    if isinstance(x, np.ndarray):
-        return _json_safe(x.tolist())
-    return x
+        return json_safe(d)
 
 
 @dataclass
@@ -597,7 +582,7 @@ class SamplingResult:
         }
 
     def to_dict(self) -> dict:
-        return _json_safe({
+        return json_safe({
             "model": self.model, "targets": [t.to_dict() for t in self.targets],
             "prefix_safe_targets": [t.name for t in self.targets if t.prefix_safe],
             "controls": self.controls, "seconds": self.n_samples / self.sample_rate, "sample_rate": self.sample_rate,
@@ -975,4 +960,4 @@ def compare_control_methods(model, goal: Goal | None = None, *, outputs: int = 4
             m = report["methods"][name]
             log(f"{name}: {m['meeting_goal']}/{m['outputs']} outputs meet the goal; {candidates} candidates, "
                 f"{samples / model.config.sample_rate:.1f} s of audio, {gen_wall:.1f} s wall")
-    return _json_safe(report)
+    return json_safe(report)

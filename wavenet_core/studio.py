@@ -42,8 +42,9 @@ import numpy as np  # noqa: E402
 from . import Cancelled, CheckpointError, Controls, generate, list_models, load_model, model_inputs  # noqa: E402
 from .audio_io import AudioError, atomic_write_bytes, to_int16  # noqa: E402
 from .checkpoint import read_header, resolve_path  # noqa: E402
-from .plots import (receptive_field_figure, spectrogram_overview_figure, training_curves_figure,  # noqa: E402
-                    waveform_overview_figure)
+from .jsonsafe import json_safe  # noqa: E402
+from .plots import (receptive_field_figure, spectrogram_figure, training_curves_figure,  # noqa: E402
+                    waveform_figure)
 
 log = logging.getLogger("wavenet.studio")
 
@@ -283,8 +284,8 @@ class ResultWriter:
         t0 = time.perf_counter()
         measured = describe_audio(audio, sample_rate)
         t1 = time.perf_counter()
-        wave = waveform_overview_figure(audio, sample_rate, title="waveform")
-        spec = spectrogram_overview_figure(audio, sample_rate, title="spectrogram (log frequency, dB re full scale)")
+        wave = waveform_figure(audio, sample_rate, title="waveform")
+        spec = spectrogram_figure(audio, sample_rate, title="spectrogram (log frequency, dB re full scale)")
         t2 = time.perf_counter()
         pcm = to_int16(audio)
         path = self.wav(pcm, sample_rate, stem)
@@ -744,23 +745,6 @@ def _conditioning_tab(studio: Studio, model_dd: gr.Dropdown, initial) -> dict:
         return updates
 
     return {"on_model": (on_model, [instrument, mix, mix_text, *sliders]), "generate": generate_conditioned}
-
-
-def json_safe(value):
-    """Controls and measurements → plain JSON values (dataclasses, tuples, numpy scalars, NaN → None)."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return json_safe(dataclasses.asdict(value))
-    if isinstance(value, dict):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_safe(v) for v in value]
-    if isinstance(value, (np.floating, float)):
-        return float(value) if math.isfinite(value) else None
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, (str, int, bool)) or value is None:
-        return value
-    return str(value)
 
 
 # ---- Sampling tab -----------------------------------------------------------------------------
