@@ -40,7 +40,7 @@ import torch
 from numba import njit
 
 from .generate import Cancelled, ModelInputs, ProgressFn
-from .model import WaveNet
+from .model import WaveNet, sine_excitation
 from .mulaw import SILENCE_CLASS, mu_law_decode
 
 # Reassociation and contraction let LLVM vectorise the dot products and use FMAs; no 'afn'
@@ -55,6 +55,7 @@ _CHUNK_WORK = 16384         # samples × streams per chunk: ~0.1–0.3 s between
 _COND_BYTES = 4 << 20
 _LOCAL_BYTES = 16 << 20
 _UPSAMPLE_MARGIN = 4        # frames of left context that make chunked upsampling exact
+_EXC_FRAMES = 32            # frames per excitation block (fixed positions, see _Conditioning._excitation)
 
 
 # ---- compiled kernel -------------------------------------------------------------------------
@@ -455,6 +456,8 @@ class _Conditioning:
         self.const = np.broadcast_to(fw.bd.reshape(1, lg), (batch, lg)).copy()
         self.w_local = self.w_ctx = None
         col = 0
+        self.n_up = cfg.upsample_channels if cfg.local_dim else 0
+        self.n_exc = cfg.excitation_dim
         if cfg.local_dim:
             if inputs.local_cond is None:
                 raise ValueError("This model needs local_cond (frame features); see wavenet_core.conditioning.")
@@ -465,10 +468,20 @@ class _Conditioning:
             if local.shape[-1] < needed:
                 raise ValueError(f"local_cond has {local.shape[-1]} frames but {n_samples} samples need {needed}.")
             self.local = local[..., :needed].float()
-            self.w_local = fw.wc[col: col + cfg.upsample_channels]
-            self.w_local_t = np.ascontiguousarray(self.w_local.T)[None]   # (1, L·G, U) for _matmul_acc
-            col += cfg.upsample_channels
             self.block = None           # (start sample, upsampled (B, U, n) float32)
+        if self.n_exc:
+            # The excitation is built per chunk in closed form (model.sine_excitation), so every
+            # chunk holds exactly the full clip's values whatever the chunking.
+            self.f0 = inputs.f0_hz
+            self.phase0 = inputs.phase0
+            self.exc_block = None       # (block index, (B, E, block samples) float32)
+            if self.f0 is not None:
+                model.excitation(self.f0, n_samples, batch, self.phase0)[..., :0]   # checks the shapes
+        if self.n_up or self.n_exc:
+            # Per-sample inputs: [upsampled local features | excitation], as the model concatenates them.
+            self.w_local = fw.wc[col: col + self.n_up + self.n_exc]
+            self.w_local_t = np.ascontiguousarray(self.w_local.T)[None]   # (1, L·G, U + E) for _matmul_acc
+            col += self.n_up + self.n_exc
         if cfg.context_layers:
             self.w_ctx = fw.wc[col: col + cfg.context_channels]
             col += cfg.context_channels
@@ -487,7 +500,7 @@ class _Conditioning:
         """Samples per chunk: bounded work between cancellation checks, and projected
         per-sample conditioning under _COND_BYTES."""
         n = max(256, _CHUNK_WORK // self.batch)
-        if self.cfg.local_dim:
+        if self.w_local is not None:
             n = min(n, _COND_BYTES // (4 * self.batch * self.lg))
         return int(max(16, n))
 
@@ -510,14 +523,38 @@ class _Conditioning:
         s0 = self.block[0]
         return self.block[1][..., t0 - s0: t1 - s0]
 
+    def _excitation(self, t0: int, t1: int) -> np.ndarray:
+        """Excitation (B, E, t1 - t0) assembled from blocks of ``_EXC_FRAMES`` frames at fixed
+        positions, each computed one stream at a time: a stream's values never depend on the
+        batch or the chunking (vectorised sin/cos can round a loop's tail differently)."""
+        blk = _EXC_FRAMES * self.cfg.hop_length
+        out = np.empty((self.batch, self.n_exc, t1 - t0), np.float32)
+        for j in range(t0 // blk, -(-t1 // blk)):
+            if self.exc_block is None or self.exc_block[0] != j:
+                with torch.no_grad():
+                    block = [sine_excitation(self.f0[i: i + 1], self.cfg.excitation_harmonics, self.cfg.hop_length,
+                                             self.cfg.sample_rate, j * blk, blk,
+                                             None if self.phase0 is None else self.phase0[i: i + 1])
+                             for i in range(self.batch)]
+                self.exc_block = (j, torch.cat(block).numpy())
+            a, b = max(t0, j * blk), min(t1, (j + 1) * blk)
+            out[..., a - t0: b - t0] = self.exc_block[1][..., a - j * blk: b - j * blk]
+        return out
+
     def keep(self, idx: np.ndarray) -> None:
         """Keep only streams ``idx``: every per-stream array is indexed, nothing is recomputed."""
         self.batch = len(idx)
         self.const = np.ascontiguousarray(self.const[idx])
-        if self.w_local is not None:
+        if self.n_up:
             self.local = self.local[torch.from_numpy(idx)]
             if self.block is not None:
                 self.block = (self.block[0], np.ascontiguousarray(self.block[1][idx]))
+        if self.n_exc and self.f0 is not None:
+            sel = torch.from_numpy(idx)
+            self.f0 = self.f0[sel]
+            self.phase0 = None if self.phase0 is None else self.phase0[sel]
+            if self.exc_block is not None:
+                self.exc_block = (self.exc_block[0], np.ascontiguousarray(self.exc_block[1][idx]))
         if self.w_ctx is not None:
             self.context.keep(idx)
             self.ctx_proj = self.ctx_proj[idx]
@@ -534,8 +571,16 @@ class _Conditioning:
             const = const + self.ctx_proj
         if self.w_local is None:
             return np.ascontiguousarray(const[None], dtype=np.float32), 0
-        up = self._upsampled(t0, t1)                                     # (B, U, n)
         n = t1 - t0
+        parts = []
+        if self.n_up:
+            parts.append(self._upsampled(t0, t1))                        # (B, U, n)
+        if self.n_exc:
+            if self.f0 is None:
+                parts.append(np.zeros((self.batch, self.n_exc, n), np.float32))
+            else:
+                parts.append(self._excitation(t0, t1))
+        up = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
         rows = np.ascontiguousarray(up.transpose(2, 0, 1)).reshape(n * self.batch, -1)
         proj = np.empty((n, self.batch, self.lg), np.float32)
         _project(rows, self.w_local_t, np.ascontiguousarray(const, dtype=np.float32), proj.reshape(n * self.batch, self.lg))
@@ -609,7 +654,8 @@ def _guided(model, inputs, uniforms, temperature, progress, cancel, return_logit
     def pairs(a, f):
         return None if a is None else torch.stack([a, f], 1).reshape(2 * a.shape[0], *a.shape[1:])
     both = ModelInputs(inputs.n_samples, pairs(inputs.instrument, free.instrument),
-                       pairs(inputs.global_cond, free.global_cond), pairs(inputs.local_cond, free.local_cond))
+                       pairs(inputs.global_cond, free.global_cond), pairs(inputs.local_cond, free.local_cond),
+                       pairs(inputs.f0_hz, free.f0_hz), pairs(inputs.phase0, free.phase0))
     twin_stop = None
     if stop is not None:
         def twin_stop(t, classes):

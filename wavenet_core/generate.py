@@ -24,7 +24,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from .model import WaveNet
+from .model import WaveNet, excitation_phase
 from .mulaw import SILENCE_CLASS, mu_law_decode
 
 ProgressFn = Callable[[int, int], None]
@@ -44,10 +44,12 @@ class ModelInputs:
     instrument: torch.Tensor | None = None     # (B,) long or (B, n_instruments + 1) weights
     global_cond: torch.Tensor | None = None    # (B, global_dim)
     local_cond: torch.Tensor | None = None     # (B, local_dim, frames)
+    f0_hz: torch.Tensor | None = None          # (B, frames) Hz, 0 = unvoiced: drives the excitation
+    phase0: torch.Tensor | None = None         # (B,) excitation phase at sample 0 (radians; None = 0)
 
     @property
     def batch(self) -> int:
-        for t in (self.instrument, self.global_cond, self.local_cond):
+        for t in (self.instrument, self.global_cond, self.local_cond, self.f0_hz):
             if t is not None:
                 return t.shape[0]
         return 1
@@ -60,13 +62,14 @@ class ModelInputs:
             if t.shape[0] != 1:
                 raise ValueError(f"conditioning has batch {t.shape[0]}, cannot broadcast to {batch} streams.")
             return t.expand(batch, *t.shape[1:]).contiguous()
-        return ModelInputs(self.n_samples, ex(self.instrument), ex(self.global_cond), ex(self.local_cond))
+        return ModelInputs(self.n_samples, ex(self.instrument), ex(self.global_cond), ex(self.local_cond),
+                           ex(self.f0_hz), ex(self.phase0))
 
 
 def free_inputs(model: WaveNet, inputs: ModelInputs) -> ModelInputs:
     """The same streams with every control dropped the way training dropped it: instrument =
-    the "free" embedding, local features zero (pitch and loudness absent); a global vector, which
-    training never dropped, stays."""
+    the "free" embedding, local features and f0 zero (pitch and loudness absent); a global vector,
+    which training never dropped, stays."""
     cfg = model.config
     inst = None
     if cfg.n_instruments:
@@ -77,7 +80,8 @@ def free_inputs(model: WaveNet, inputs: ModelInputs) -> ModelInputs:
         else:
             inst = torch.full((b,), cfg.n_instruments, dtype=torch.long)
     local = None if inputs.local_cond is None else torch.zeros_like(inputs.local_cond)
-    return ModelInputs(inputs.n_samples, inst, inputs.global_cond, local)
+    f0 = None if inputs.f0_hz is None else torch.zeros_like(inputs.f0_hz)
+    return ModelInputs(inputs.n_samples, inst, inputs.global_cond, local, f0, inputs.phase0)
 
 
 def guided_logits(conditioned, free, guidance: float):
@@ -137,15 +141,22 @@ def reference_classes(model: WaveNet, inputs: ModelInputs, uniforms: np.ndarray,
     free = free_inputs(model, inputs) if guidance != 1.0 else None
 
     def window_logits(window, ins, w0, t):
-        local = None if ins.local_cond is None else ins.local_cond[..., w0 // cfg.hop_length:]
-        return model(window, instrument=ins.instrument, global_cond=ins.global_cond, local_cond=local)[:, :, t - w0]
+        f = w0 // cfg.hop_length
+        local = None if ins.local_cond is None else ins.local_cond[..., f:]
+        f0 = phase0 = None
+        if ins.f0_hz is not None and cfg.excitation_dim:
+            f0 = ins.f0_hz[..., f:]           # the window's excitation starts at the phase of frame f
+            phase0 = excitation_phase(ins.f0_hz, cfg.hop_length, cfg.sample_rate, ins.phase0)[:, f]
+        return model(window, instrument=ins.instrument, global_cond=ins.global_cond, local_cond=local,
+                     f0=f0, phase0=phase0)[:, :, t - w0]
 
     for t in range(n):
         w0 = max(0, t - margin) // align * align
         # The upsampler looks one frame ahead, and the model only uses the frames its input
         # covers: run the window to the end of the next frame (placeholder samples after t,
         # which the causal logits at t never see) so sample t gets the full clip's conditioning.
-        end = t + 1 if inputs.local_cond is None else min(n, (t // cfg.hop_length + 2) * cfg.hop_length)
+        framed = inputs.local_cond is not None or inputs.f0_hz is not None
+        end = t + 1 if not framed else min(n, (t // cfg.hop_length + 2) * cfg.hop_length)
         window = x[:, w0: end]
         logits = window_logits(window, inputs, w0, t)
         if free is not None:

@@ -12,6 +12,12 @@ Conventions
 * Local conditioning: ``local_cond`` FloatTensor (batch, local_dim, frames) at
   ``sample_rate / hop_length`` frames per second; frame f covers samples [f·hop, (f+1)·hop).
   A learned transposed-convolution network upsamples it to the sample rate.
+* Excitation (``excitation="sine"``): the requested pitch handed over as a period rather than a
+  number, after neural source-filter models (Wang et al., 2019): sin(kφ), cos(kφ) for
+  k = 1..``excitation_harmonics`` of the phase φ integrated from ``f0`` (Hz per frame, 0 =
+  unvoiced) at the sample rate, zero where unvoiced and for harmonics above Nyquist. It is
+  concatenated with the upsampled local features (it does not pass through the upsampler), so
+  every layer's 1×1 conditioning projection sees the period sample by sample.
 * Context stack: an optional low-rate stack over past audio; its output for frame f only
   reaches samples of frame f + 1 onwards, so the model stays causal.
 """
@@ -25,6 +31,45 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .mulaw import N_CLASSES, SILENCE_CLASS, mu_law_decode
+
+
+EXCITATIONS: tuple[str, ...] = ("none", "sine")
+
+
+def excitation_phase(f0: torch.Tensor, hop: int, sample_rate: int, phase0: torch.Tensor | None = None) -> torch.Tensor:
+    """Phase (radians, float64) at the start of every frame: (B, frames) f0 in Hz → (B, frames).
+
+    f0 is held constant over each frame of ``hop`` samples, so the phase at sample t of frame f
+    is ``phase[f] + 2π·f0[f]·(t − f·hop)/sr`` in closed form: any slice of samples gets exactly the
+    values of the whole clip (the fast generator builds it chunk by chunk).
+    """
+    f0 = f0.double().clamp_min(0)
+    step = (2 * math.pi * hop / sample_rate) * f0
+    phase = torch.cumsum(step, dim=-1) - step           # exclusive cumulative sum
+    if phase0 is not None:
+        phase = phase + phase0.double().reshape(-1, 1)
+    return phase
+
+
+def sine_excitation(f0: torch.Tensor, harmonics: int, hop: int, sample_rate: int, start: int, length: int,
+                    phase0: torch.Tensor | None = None) -> torch.Tensor:
+    """Samples [start, start + length) of the sine excitation: (B, frames) f0 → (B, 2K, length) float32.
+
+    Rows 2(k−1), 2(k−1)+1 are sin(kφ), cos(kφ); zero where the frame is unvoiced (f0 ≤ 0) and for
+    harmonics at or above Nyquist. ``phase0`` (B,) is the phase at sample 0 (random in training).
+    """
+    b, n_frames = f0.shape
+    t = torch.arange(start, start + length, dtype=torch.float64)
+    frame = torch.clamp(torch.div(t, hop, rounding_mode="floor").long(), max=n_frames - 1)
+    f0d = f0.double().clamp_min(0)
+    f = f0d[:, frame]                                                      # (B, length) Hz
+    phase = excitation_phase(f0d, hop, sample_rate, phase0)[:, frame] + (2 * math.pi / sample_rate) * f * (t - frame * hop)
+    phase = torch.remainder(phase, 2 * math.pi)
+    k = torch.arange(1, harmonics + 1, dtype=torch.float64).reshape(1, -1, 1)
+    kphase = k * phase.unsqueeze(1)                                        # (B, K, length)
+    on = ((f.unsqueeze(1) > 0) & (k * f.unsqueeze(1) < sample_rate / 2)).double()
+    out = torch.stack([torch.sin(kphase) * on, torch.cos(kphase) * on], dim=2)   # (B, K, 2, length)
+    return out.reshape(b, 2 * harmonics, length).float()
 
 
 @dataclass
@@ -49,6 +94,9 @@ class WaveNetConfig:
     context_layers: int = 0             # 0: no context stack
     context_hop: int = 256
     context_channels: int = 32
+    # excitation: "none", or "sine" (sin/cos of k·φ, k = 1..excitation_harmonics, from the f0 input)
+    excitation: str = "none"
+    excitation_harmonics: int = 4
     # names of the instruments, in id order (documentation for users; not used by the math)
     instrument_names: tuple[str, ...] = field(default_factory=tuple)
 
@@ -65,6 +113,8 @@ class WaveNetConfig:
             (self.local_dim == 0 or math.prod(self.upsample_scales) == self.hop_length,
              f"upsample_scales {self.upsample_scales} must multiply to hop_length {self.hop_length}"),
             (self.context_layers >= 0 and self.context_hop >= 1, "context_layers >= 0 and context_hop >= 1"),
+            (self.excitation in EXCITATIONS, f"excitation must be one of {', '.join(EXCITATIONS)}"),
+            (1 <= self.excitation_harmonics <= 64, "excitation_harmonics must be between 1 and 64"),
             (not self.instrument_names or len(self.instrument_names) == self.n_instruments,
              "instrument_names must list one name per instrument"),
         ]
@@ -88,6 +138,11 @@ class WaveNetConfig:
     @property
     def receptive_field_ms(self) -> float:
         return 1000.0 * self.receptive_field / self.sample_rate
+
+    @property
+    def excitation_dim(self) -> int:
+        """Per-sample excitation channels (sin and cos per harmonic), 0 without excitation."""
+        return 2 * self.excitation_harmonics if self.excitation == "sine" else 0
 
     @property
     def global_cond_dim(self) -> int:
@@ -200,7 +255,7 @@ class WaveNet(nn.Module):
         self.upsampler = Upsampler(cfg) if cfg.local_dim else None
         self.context = ContextStack(cfg) if cfg.context_layers else None
         self.cond_dim = (cfg.upsample_channels if cfg.local_dim else 0) + (cfg.context_channels if cfg.context_layers else 0)
-        self.cond_dim += cfg.global_cond_dim
+        self.cond_dim += cfg.excitation_dim + cfg.global_cond_dim
         self.layers = nn.ModuleList(ResidualLayer(cfg, d, self.cond_dim, last=i == cfg.n_layers - 1)
                                     for i, d in enumerate(cfg.dilations))
         self.head1 = nn.Conv1d(cfg.skip_channels, cfg.skip_channels, 1)
@@ -250,8 +305,24 @@ class WaveNet(nn.Module):
             raise ValueError(f"local_cond has {local_cond.shape[-1]} frames but {length} samples need {needed}.")
         return self.upsampler(local_cond[..., :needed])[..., :length]
 
+    def excitation(self, f0: torch.Tensor | None, length: int, batch: int, phase0: torch.Tensor | None = None,
+                   start: int = 0) -> torch.Tensor:
+        """Samples [start, start + length) of the excitation (batch, excitation_dim, length);
+        ``f0`` (batch, frames) in Hz, None = pitch left free (all zeros)."""
+        cfg = self.config
+        if f0 is None:
+            return torch.zeros(batch, cfg.excitation_dim, length)
+        if f0.dim() != 2 or f0.shape[0] != batch:
+            raise ValueError(f"f0 must have shape ({batch}, frames), got {tuple(f0.shape)}.")
+        needed = -(-(start + length) // cfg.hop_length)
+        if f0.shape[-1] < needed:
+            raise ValueError(f"f0 has {f0.shape[-1]} frames but {start + length} samples need {needed}.")
+        return sine_excitation(f0[:, :needed], cfg.excitation_harmonics, cfg.hop_length, cfg.sample_rate,
+                               start, length, phase0)
+
     def conditioning(self, x: torch.Tensor, instrument=None, global_cond=None, local_cond=None,
-                     context_audio: torch.Tensor | None = None) -> torch.Tensor | None:
+                     context_audio: torch.Tensor | None = None, f0: torch.Tensor | None = None,
+                     phase0: torch.Tensor | None = None) -> torch.Tensor | None:
         """Per-sample conditioning (batch, cond_dim, time) fed to every layer's 1×1 projection."""
         batch, length = x.shape
         parts = []
@@ -259,6 +330,8 @@ class WaveNet(nn.Module):
             if local_cond is None:
                 raise ValueError("This model needs local_cond (frame features); see wavenet_core.conditioning.")
             parts.append(self.upsample_local(local_cond, length))
+        if self.config.excitation_dim:
+            parts.append(self.excitation(f0, length, batch, phase0).to(x.device))
         if self.context is not None:
             # The context sees decoded past audio; x is the sequence being predicted.
             audio = mu_law_decode(x) if context_audio is None else context_audio
@@ -269,11 +342,15 @@ class WaveNet(nn.Module):
         return torch.cat(parts, dim=1) if parts else None
 
     # ---- forward -------------------------------------------------------------------------
-    def forward(self, x: torch.Tensor, instrument=None, global_cond=None, local_cond=None) -> torch.Tensor:
-        """x (batch, time) classes → logits (batch, n_classes, time); logits[..., t] predicts x[..., t]."""
+    def forward(self, x: torch.Tensor, instrument=None, global_cond=None, local_cond=None,
+                f0: torch.Tensor | None = None, phase0: torch.Tensor | None = None) -> torch.Tensor:
+        """x (batch, time) classes → logits (batch, n_classes, time); logits[..., t] predicts x[..., t].
+
+        ``f0`` (batch, frames) Hz and ``phase0`` (batch,) radians drive the excitation (used only when
+        ``config.excitation != "none"``; None = pitch left free)."""
         if x.dim() != 2 or x.dtype != torch.long:
             raise ValueError(f"x must be a LongTensor (batch, time) of μ-law classes, got {x.dtype} {tuple(x.shape)}.")
-        cond = self.conditioning(x, instrument, global_cond, local_cond)
+        cond = self.conditioning(x, instrument, global_cond, local_cond, f0=f0, phase0=phase0)
         shifted = F.pad(x[:, :-1], (1, 0), value=SILENCE_CLASS)
         h = self.embed(shifted).transpose(1, 2)
         skips = 0

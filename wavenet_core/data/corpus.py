@@ -23,7 +23,7 @@ import numpy as np
 from ..descriptors import frame_loudness_db
 
 INSTRUMENTS: tuple[str, ...] = ("pluck", "bell", "saw", "clarinet", "organ", "flute")
-PITCH_RANGE: tuple[int, int] = (48, 72)        # MIDI C3..C5 inclusive
+PITCH_RANGE: tuple[int, int] = (36, 84)        # MIDI C2..C6 inclusive: the studio's whole range
 SILENCE_DB = -80.0
 
 
