@@ -272,14 +272,8 @@ def pick_method(method: str | None = None) -> str:
 
 
 def _stack_inputs(items: list):
-    import torch
-
-    from .generate import ModelInputs
-
-    def cat(ts):
-        return None if ts[0] is None else torch.cat(ts, dim=0)
-    return ModelInputs(items[0].n_samples, cat([i.instrument for i in items]), cat([i.global_cond for i in items]),
-                       cat([i.local_cond for i in items]))
+    from .generate import concat_inputs
+    return concat_inputs(items)
 
 
 def generate_requests(model, requests: list[Request], *, temperature: float, batch: int, method: str,

@@ -66,6 +66,27 @@ class ModelInputs:
                            ex(self.f0_hz), ex(self.phase0))
 
 
+def concat_inputs(items: Sequence[ModelInputs]) -> ModelInputs:
+    """Streams of several ``ModelInputs`` (same length, each fully broadcast) as one batch. An f0
+    missing from some (pitch free) becomes zeros there, which is what "free" means to the excitation."""
+    if not items:
+        raise ValueError("concat_inputs needs at least one ModelInputs.")
+
+    def cat(ts):
+        return None if ts[0] is None else torch.cat(ts, dim=0)
+    f0 = None
+    if any(i.f0_hz is not None for i in items):
+        frames = max(i.f0_hz.shape[-1] for i in items if i.f0_hz is not None)
+        f0 = torch.cat([torch.zeros(i.batch, frames) if i.f0_hz is None else
+                        torch.nn.functional.pad(i.f0_hz.float(), (0, frames - i.f0_hz.shape[-1])) for i in items])
+    phase0 = None
+    if any(i.phase0 is not None for i in items):
+        phase0 = torch.cat([torch.zeros(i.batch, dtype=torch.float64) if i.phase0 is None else i.phase0.double()
+                            for i in items])
+    return ModelInputs(items[0].n_samples, cat([i.instrument for i in items]), cat([i.global_cond for i in items]),
+                       cat([i.local_cond for i in items]), f0, phase0)
+
+
 def free_inputs(model: WaveNet, inputs: ModelInputs) -> ModelInputs:
     """The same streams with every control dropped the way training dropped it: instrument =
     the "free" embedding, local features and f0 zero (pitch and loudness absent); a global vector,

@@ -52,7 +52,7 @@ class TrainConfig:
     seed: int = 0
     cond_dropout: float = 0.15          # per control, so the model also generates with it left free
     free_share: float = 0.1             # share of examples with every control free at once (sampling, guidance)
-    precision: str = "auto"             # "fp32", "bf16" (autocast) or "auto": bf16 on a CPU with AVX-512 BF16
+    precision: str = "fp32"             # "fp32", "bf16" (autocast) or "auto": bf16 on a CPU with AVX-512 BF16
     checkpoint_every: int = 250
     val_every: int = 100
     val_batches: int = 2
