@@ -144,3 +144,134 @@ def test_atomic_writes_are_readable_like_other_files(tmp_path):
     out.chmod(0o600)                    # a user's choice survives a rewrite
     write_wav(out, np.zeros(100, np.float32), 16000)
     assert out.stat().st_mode & 0o777 == 0o600
+
+
+# ---- hostile configs: refused from the header alone, before any model is built ---------------
+def _with_config(tmp_path, saved, name: str, config, kind: str = "wavenet") -> "Path":
+    """The good tiny checkpoint's weights under a rewritten config (a JSON value, or raw text)."""
+    model, _ = saved
+    text = config if isinstance(config, str) else json.dumps(config)
+    p = tmp_path / f"{name}.safetensors"
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(p),
+              metadata={"kind": kind, "config": text})
+    return p
+
+
+@pytest.fixture()
+def built(monkeypatch):
+    """Records every model built with real storage (the meta device allocates nothing)."""
+    import wavenet_core.autoencoder as ae
+    import wavenet_core.model as wm
+    calls = []
+    for cls in (wm.WaveNet, ae.WaveNetAutoencoder):
+        def init(self, config, _orig=cls.__init__, _name=cls.__name__):
+            if torch.get_default_device().type != "meta":
+                calls.append(_name)
+            _orig(self, config)
+        monkeypatch.setattr(cls, "__init__", init)
+    return calls
+
+
+HOSTILE_WAVENET = {
+    "huge channels": ({"residual_channels": 10 ** 6}, "residual_channels"),
+    "negative size": ({"local_dim": -1}, "local_dim"),
+    "negative channels": ({"skip_channels": -5}, "skip_channels"),
+    "string for an int": ({"residual_channels": "32"}, "residual_channels must be an integer"),
+    "float for an int": ({"layers_per_stack": 4.0}, "layers_per_stack must be an integer"),
+    "bool for an int": ({"stacks": True}, "stacks must be an integer"),
+    "null for an int": ({"gate_channels": None}, "gate_channels must be an integer"),
+    "huge upsample scales": ({"local_dim": 6, "upsample_scales": [10 ** 6, 10 ** 6], "hop_length": 10 ** 12},
+                             "hop_length"),
+    "upsample scales as a string": ({"upsample_scales": "4410"}, "upsample_scales must be a list"),
+    "too many layers": ({"layers_per_stack": 40}, "layers_per_stack"),
+    "unknown excitation": ({"excitation": "saw"}, "excitation must be one of"),
+    "excitation as a number": ({"excitation": 1}, "excitation must be one of"),
+    "too many harmonics": ({"excitation_harmonics": 65}, "excitation_harmonics"),
+    "harmonics as a string": ({"excitation_harmonics": "4"}, "excitation_harmonics must be an integer"),
+    "names that are not strings": ({"n_instruments": 2, "instrument_names": [1, 2]}, "instrument_names"),
+    "odd gate channels": ({"gate_channels": 15}, "gate_channels must be even"),
+    # every field inside its bounds, the whole far too big: only the parameter count refuses it
+    "over the parameter limit": ({"residual_channels": 4096, "gate_channels": 8192, "skip_channels": 4096,
+                                  "layers_per_stack": 16, "stacks": 16}, "parameters"),
+    "upsampler over the limit": ({"local_dim": 6, "upsample_scales": [256, 256], "hop_length": 65536,
+                                  "upsample_channels": 4096}, "parameters"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE_WAVENET))
+def test_hostile_wavenet_config_is_refused_before_building(tmp_path, saved, built, case):
+    model, _ = saved
+    change, message = HOSTILE_WAVENET[case]
+    p = _with_config(tmp_path, saved, "hostile", {**model.config.to_dict(), **change})
+    with pytest.raises(CheckpointError, match=message) as e:
+        load_model(p)
+    assert _one_line(e).startswith("hostile.safetensors: ")
+    assert built == []
+
+
+HOSTILE_AUTOENCODER = {
+    "huge n_fft": ({"n_fft": 10 ** 9}, "n_fft"),
+    "fft over the parameter limit": ({"n_fft": 65536, "encoder_channels": 4096}, "parameters"),
+    "no dilations": ({"encoder_dilations": []}, "encoder_dilations"),
+    "NaN pitch weight": ({"pitch_weight": float("nan")}, "pitch_weight must be a finite number"),
+    "string latent size": ({"latent_dim": "16"}, "latent_dim must be an integer"),
+    "negative latent size": ({"latent_dim": -16}, "latent_dim"),
+    "a WaveNet field": ({"n_instruments": 3}, "unknown field"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE_AUTOENCODER))
+def test_hostile_autoencoder_config_is_refused_before_building(tmp_path, saved, built, case):
+    from wavenet_core.autoencoder import autoencoder_config
+    change, message = HOSTILE_AUTOENCODER[case]
+    p = _with_config(tmp_path, saved, "hostile", {**autoencoder_config("tiny").to_dict(), **change}, kind="autoencoder")
+    with pytest.raises(CheckpointError, match=message) as e:
+        load_model(p)
+    _one_line(e)
+    assert built == []
+
+
+@pytest.mark.parametrize("config", ["[1, 2]", "not json", "[" * 100_000, '"a string"', "null"])
+def test_config_that_is_not_an_object_is_refused(tmp_path, saved, built, config):
+    with pytest.raises(CheckpointError, match="bad config") as e:
+        load_model(_with_config(tmp_path, saved, "notobject", config))
+    _one_line(e)
+    assert built == []
+
+
+def test_malformed_tensor_entries_and_training_metadata_are_refused(tmp_path, saved):
+    model, path = saved
+    data = path.read_bytes()
+    (n,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8: 8 + n])
+    for i, (key, value) in enumerate([("shape", ["8", 16]), ("shape", [-1, 16]), ("data_offsets", ["0", 4]),
+                                      ("dtype", ["F32"])]):
+        bad = json.loads(json.dumps(header))
+        bad["head2.bias"][key] = value
+        blob = json.dumps(bad).encode()
+        p = tmp_path / f"entry{i}.safetensors"
+        p.write_bytes(struct.pack("<Q", len(blob)) + blob + data[8 + n:])
+        with pytest.raises(CheckpointError, match="malformed") as e:
+            load_model(p)
+        _one_line(e)
+    p = tmp_path / "training.safetensors"
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(p),
+              metadata={"kind": "wavenet", "config": json.dumps(model.config.to_dict()), "training": "{oops"})
+    with pytest.raises(CheckpointError, match="bad training"):
+        load_model(p)
+
+
+def test_configs_without_the_newer_fields_still_load(tmp_path, saved):
+    """A checkpoint written before a field existed (here the excitation ones) loads with its default."""
+    model, _ = saved
+    old = {k: v for k, v in model.config.to_dict().items() if not k.startswith("excitation")}
+    loaded = load_model(_with_config(tmp_path, saved, "old", old))
+    assert loaded.config == model.config and loaded.config.excitation == "none"
+
+
+@pytest.mark.parametrize("name", ["notes", "autoencoder"])
+def test_shipped_models_pass_the_config_checks(name):
+    from wavenet_core.checkpoint import MAX_PARAMETERS, load_checkpoint_metadata, validate_config
+    meta = load_checkpoint_metadata(name)
+    config = validate_config(meta["kind"], meta["config"], name)
+    assert load_model(name).n_parameters <= MAX_PARAMETERS and load_model(name).config == config
