@@ -1,8 +1,8 @@
 """The studio in a real browser: Playwright driving Debian's Chromium (never a downloaded browser).
 
 Each tab is opened, used like a musician would, checked for its result and for the absence of error
-toasts, and photographed: the screenshots land in the test's output folder and in
-docs/screenshots/<tab>.png for the README.
+toasts, and photographed into the test's own tmp_path (the README's screenshots of the shipped models
+come from docs/screenshots/make_screenshots.py; tests never write into the checkout).
 """
 from __future__ import annotations
 
@@ -21,7 +21,6 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 # A result's player: Gradio 6 renders one (wavesurfer, no src attribute on <audio>) only once the
 # component holds a sound; an empty component shows a placeholder instead.
 PLAYER = ".result-audio audio[data-testid^='audio-player-']"
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 TIMEOUT_MS = 180_000      # a busy 2-core machine can take a while for the first generation
 
 
@@ -31,8 +30,8 @@ def url(request, tmp_path_factory):
     run = Path(os.environ.get("STUDIO_TEST_RUN") or request.getfixturevalue("tiny_run"))
     ae_run = request.getfixturevalue("studio_ae_run")           # $STUDIO_TEST_AE_RUN or a tiny one
     models = tmp_path_factory.mktemp("models")
-    # Named after their folders when given by $STUDIO_TEST_RUN / $STUDIO_TEST_AE_RUN (e.g. the shipped models,
-    # for the README's screenshots), else the tiny test models.
+    # Named after their folders when given by $STUDIO_TEST_RUN / $STUDIO_TEST_AE_RUN (already trained runs,
+    # to iterate locally), else the tiny test models.
     wavenet = run.name if os.environ.get("STUDIO_TEST_RUN") else "tiny"
     autoencoder = ae_run.name if os.environ.get("STUDIO_TEST_AE_RUN") else "tiny-ae"
     for model, source in ((wavenet, run), (autoencoder, ae_run)):
@@ -82,10 +81,9 @@ def set_slider(page, elem_id: str, value: float) -> None:
 
 
 def snap(page, name: str, out_dir: Path) -> Path:
+    """A full-page screenshot in the test's tmp_path (never in the checkout)."""
     path = out_dir / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    shutil.copy(path, SCREENSHOTS / f"{name}.png")
     return path
 
 
