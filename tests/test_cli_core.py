@@ -8,6 +8,8 @@ import sys
 import numpy as np
 import soundfile as sf
 
+from wavenet_core import WaveNet, preset_config, save_model
+
 WAVENET = [sys.executable, "-m", "wavenet_core"]
 
 
@@ -44,3 +46,15 @@ def test_user_errors_are_one_line(tmp_path):
     r = run("info", str(tmp_path / "missing"), check=False)
     assert r.returncode == 2
     assert r.stderr.startswith("error: ") and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+
+
+def test_info_names_its_model_with_model_like_every_command(tmp_path):
+    """`--model` wherever a model is named; the positional `wavenet info NAME` stays as an alias."""
+    out = tmp_path / "run"
+    save_model(WaveNet(preset_config("tiny")), out)
+    by_flag = json.loads(run("info", "--model", str(out), "--json").stdout)
+    by_alias = json.loads(run("info", str(out), "--json").stdout)
+    assert by_flag == by_alias and by_flag["model"] == str(out) and by_flag["receptive_field_samples"] == 16
+    assert json.loads(run("info", "--model", str(out), str(out), "--json").stdout) == by_flag   # the same name twice
+    r = run("info", "--model", str(out), str(tmp_path / "other"), check=False)
+    assert r.returncode == 2 and r.stderr.startswith("error: Name the model once") and r.stderr.count("\n") == 1

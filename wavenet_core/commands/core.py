@@ -80,13 +80,18 @@ def cmd_generate(args):
 
 # ---- info -----------------------------------------------------------------------------------
 def _info_args(p):
-    p.add_argument("model", nargs="?", default="notes", help="shipped model name or checkpoint path")
+    p.add_argument("--model", default=None, help="shipped model name or checkpoint path (default: notes)")
+    # `wavenet info NAME` was the first grammar; it stays as an alias of --model, as every other command names its model
+    p.add_argument("model_alias", nargs="?", default=None, metavar="MODEL", help="same as --model")
     p.add_argument("--json", action="store_true", help="print machine-readable JSON")
 
 
 @command("info", "print a model's config, receptive field and parameter count", _info_args)
 def cmd_info(args):
     from .. import load_model
+    if args.model is not None and args.model_alias is not None and args.model != args.model_alias:
+        raise ValueError(f"Name the model once: --model {args.model} or {args.model_alias}, not both.")
+    args.model = args.model or args.model_alias or "notes"
     model = load_model(args.model)
     cfg = model.config
     info = {"model": str(args.model), "kind": getattr(model, "kind", "wavenet"), "config": cfg.to_dict(),
