@@ -145,3 +145,50 @@ def test_known_range():
     assert known_pitch_range(M()) == (36.0, 84.0)
     M.training_info = {"train_config": {"data": "/my/folder"}}
     assert known_pitch_range(M()) is None
+
+
+# ---- the command line: --out x.flac, --json with the verdict, note names ------------------------
+def _cli(*args):
+    import subprocess
+    import sys
+    return subprocess.run([sys.executable, "-m", "wavenet_core", *map(str, args)], capture_output=True, text=True)
+
+
+def test_cli_generate_flac_with_verdict_json(tiny_run, tmp_path):
+    out = tmp_path / "take.flac"
+    r = _cli("generate", "--model", tiny_run, "--pitch", "A4", "--instrument", "saw", "--loudness", "-18",
+             "--seconds", "0.6", "--seed", "2", "--out", out, "--json")
+    assert r.returncode == 0, r.stderr[-800:]
+    report = json.loads(r.stdout)
+    take = report["takes"][0]
+    assert take["file"] == str(out) and take["format"] == "flac" and take["sample_rate"] == SR
+    info = sf.info(out)
+    assert info.format == "FLAC" and info.subtype == "PCM_16" and info.frames == int(0.6 * SR)
+    verdict = take["verdict"]
+    assert {c["name"] for c in verdict["checks"]} == {"pitch", "level", "sounding time", "timbre"}
+    assert verdict["notes"][0]["asked_name"] == "A4" and verdict["notes"][0]["asked"] == 69
+    assert verdict["met"] in (True, False) and (verdict["met"] or verdict["next_step"])
+    assert verdict["tolerances"] == {"pitch_cents": 50.0, "level_db": 3.0, "sounding_share": 0.9, "follow_share": 0.9}
+    # the same samples as a WAV
+    wav = tmp_path / "take.wav"
+    r = _cli("generate", "--model", tiny_run, "--pitch", "69", "--instrument", "saw", "--loudness", "-18",
+             "--seconds", "0.6", "--seed", "2", "--out", wav)
+    assert r.returncode == 0 and "wrote" in r.stdout and "pitch:" in r.stdout
+    np.testing.assert_array_equal(sf.read(wav, dtype="int16")[0], sf.read(out, dtype="int16")[0])
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--pitch", "H4"], "--pitch: unknown note 'H4'"),
+    (["--pitch", "60", "--out", "take.mp3"], "end the name in .wav or .flac"),
+])
+def test_cli_generate_refuses_in_one_line(tiny_run, tmp_path, args, message):
+    r = _cli("generate", "--model", tiny_run, "--seconds", "0.1", *[a if a != "take.mp3" else tmp_path / a for a in args])
+    assert r.returncode == 2 and r.stderr.startswith("error: ") and message in r.stderr
+    assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+
+
+def test_cli_sample_takes_note_names(tiny_run, tmp_path):
+    r = _cli("sample", "--model", tiny_run, "--target", "pitch=G3..E4", "--pitch", "C4", "--seconds", "0.2",
+             "--keep", "1", "--max-candidates", "2", "--no-novelty", "--out-dir", tmp_path / "picks")
+    assert r.returncode == 0, r.stderr[-800:]
+    assert "pitch=55..64" in r.stdout

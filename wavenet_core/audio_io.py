@@ -168,6 +168,22 @@ def write_wav(path: str | os.PathLike, audio: np.ndarray, sample_rate: int) -> P
     return atomic_write_bytes(path, lambda tmp: sf.write(tmp, audio, sample_rate, subtype="PCM_16", format="WAV"))
 
 
+AUDIO_FORMATS = {".wav": ("WAV", "PCM_16"), ".flac": ("FLAC", "PCM_16")}
+
+
+def write_audio(path: str | os.PathLike, audio: np.ndarray, sample_rate: int) -> Path:
+    """Write mono float audio as 16-bit WAV or FLAC, chosen by the file's suffix, atomically.
+
+    Both hold the same 16-bit samples, ``to_int16(audio)`` (FLAC is lossless, about half the size)."""
+    path = Path(path)
+    kind = AUDIO_FORMATS.get(path.suffix.lower())
+    if kind is None:
+        raise ValueError(f"{path.name}: write .wav or .flac (got {path.suffix or 'no suffix'!r}).")
+    fmt, subtype = kind
+    pcm = to_int16(audio)       # one rounding for both formats (and the studio's player): identical samples
+    return atomic_write_bytes(path, lambda tmp: sf.write(tmp, pcm, sample_rate, subtype=subtype, format=fmt))
+
+
 def to_int16(audio: np.ndarray) -> np.ndarray:
     """Float [-1, 1] → int16 (what Gradio plays without re-normalising)."""
     return (np.clip(np.asarray(audio, dtype=np.float32), -1.0, 1.0) * 32767).astype(np.int16)

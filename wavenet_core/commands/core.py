@@ -27,7 +27,7 @@ def _generate_args(p):
                    help="duration (default: the melody's, MIDI file's or recording's length, else 1 s)")
     p.add_argument("--instrument", default=None, help="instrument name (see `wavenet instruments`)")
     p.add_argument("--timbre", default=None, help='instrument mix, e.g. "bell=0.5,pluck=0.5"')
-    p.add_argument("--pitch", type=float, default=None, help="MIDI note number, e.g. 60 for middle C")
+    p.add_argument("--pitch", default=None, help="a note name or MIDI number, e.g. A4, F#3 or 60 (middle C)")
     p.add_argument("--melody", default=None, help='notes and rests with beats, e.g. "C4:0.5 E4:0.5 G4:1 r:0.25 C5:1"')
     p.add_argument("--tempo", type=float, default=120.0, help="tempo of --melody in beats per minute")
     p.add_argument("--midi", default=None, help="standard MIDI file: its first track with notes, monophonic")
@@ -46,16 +46,26 @@ def _generate_args(p):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--batch", type=int, default=1, help="number of takes (seeds seed, seed+1, …)")
     p.add_argument("--reference", action="store_true", help="use the slow reference sampler instead of the fast one")
-    p.add_argument("--out", default="out.wav")
+    p.add_argument("--out", default="out.wav", help="output file: .wav or .flac (16-bit either way)")
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON object: files, seeds and each take's verdict (asked vs measured)")
+    p.add_argument("--no-verdict", action="store_true", help="skip measuring the result against what was asked")
 
 
 def controls_from_args(args):
     """The generate flags → ``Controls`` (shared with other commands that take the same flags)."""
     from ..conditioning import Controls
+    from ..verdict import parse_pitch
+    pitch = None
+    if args.pitch is not None:
+        try:
+            pitch = parse_pitch(args.pitch)
+        except ValueError as e:
+            raise ValueError(f"--pitch: {e}.") from None
     if args.instrument is not None and args.timbre is not None:
         raise ValueError("Give --instrument or --timbre, not both (a single instrument is also a timbre).")
     return Controls(seconds=args.seconds, instrument=args.timbre if args.timbre is not None else args.instrument,
-                    pitch=args.pitch, loudness=args.loudness, melody=args.melody, tempo=args.tempo,
+                    pitch=pitch, loudness=args.loudness, melody=args.melody, tempo=args.tempo,
                     midi_file=args.midi, from_audio=args.from_audio, adsr=args.adsr, glide=args.glide,
                     vibrato_depth=args.vibrato_depth, vibrato_rate=args.vibrato_rate, transpose=args.transpose)
 
@@ -63,19 +73,41 @@ def controls_from_args(args):
 @command("generate", "generate audio with chosen conditioning", _generate_args)
 def cmd_generate(args):
     from .. import generate, load_model, model_inputs
-    from ..audio_io import write_wav
+    from ..audio_io import AUDIO_FORMATS, write_audio
+    from ..conditioning import requested_curves
+    from ..jsonsafe import json_safe
+    from ..verdict import judge, known_pitch_range
     if args.batch < 1:
         raise ValueError(f"--batch must be at least 1; got {args.batch}.")
+    out = Path(args.out)
+    if out.suffix.lower() not in AUDIO_FORMATS:
+        raise ValueError(f"--out {args.out}: end the name in .wav or .flac.")
     controls = controls_from_args(args)
     model = load_model(args.model)
-    audio = generate(model, model_inputs(controls, model.config), temperature=args.temperature, seed=args.seed,
-                     batch=args.batch, method="reference" if args.reference else "fast", progress=progress_bar(),
-                     guidance=args.guidance)
-    out = Path(args.out)
+    cfg = model.config
+    curves = requested_curves(controls, cfg.sample_rate, cfg.hop_length)
+    audio = generate(model, model_inputs(controls, cfg), temperature=args.temperature, seed=args.seed,
+                     batch=args.batch, method="reference" if args.reference else "fast",
+                     progress=None if args.json else progress_bar(), guidance=args.guidance)
+    takes = []
     for b, clip in enumerate(audio):
         path = out if args.batch == 1 else out.with_name(f"{out.stem}-{b}{out.suffix}")
-        write_wav(path, clip, model.config.sample_rate)
-        print(f"wrote {path} ({len(clip) / model.config.sample_rate:.2f} s, seed {args.seed + b})")
+        write_audio(path, clip, cfg.sample_rate)
+        take = {"file": str(path), "seed": args.seed + b, "seconds": round(len(clip) / cfg.sample_rate, 4),
+                "sample_rate": cfg.sample_rate, "format": path.suffix.lower().lstrip(".")}
+        verdict = None
+        if not args.no_verdict:
+            verdict = judge(clip, controls, cfg, curves=curves, known_range=known_pitch_range(model),
+                            guidance=args.guidance)
+            take["verdict"] = verdict.to_dict()
+        takes.append(take)
+        if not args.json:
+            print(f"wrote {path} ({take['seconds']:.2f} s at {cfg.sample_rate} Hz, seed {take['seed']})")
+            if verdict is not None:
+                print("  " + verdict.text().replace("\n", "\n  "))
+    if args.json:
+        print(json.dumps(json_safe({"model": str(args.model), "temperature": args.temperature,
+                                    "guidance": args.guidance, "takes": takes}), indent=2, ensure_ascii=False))
 
 
 # ---- info -----------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ def _sample_args(p):
     p.add_argument("--seed", type=int, default=0, help="candidate i uses seed + i (recorded in the report)")
     p.add_argument("--batch", type=int, default=16, help="candidates generated together")
     p.add_argument("--instrument", default=None, help="fix the timbre (an instrument name or a mix like bell=0.5,pluck=0.5)")
-    p.add_argument("--pitch", type=float, default=None, help="fix the pitch (MIDI note number)")
+    p.add_argument("--pitch", default=None, help="fix the pitch: a note name or MIDI number (A4, F#3, 60)")
     p.add_argument("--loudness", type=float, default=None, help="fix the level in dB FS")
     p.add_argument("--temperature", type=float, default=1.0)
     p.add_argument("--no-early-rejection", action="store_true",
@@ -54,7 +54,12 @@ def cmd_sample(args):
     def log(msg: str) -> None:
         print(msg, file=sys.stderr)
 
-    controls = Controls(instrument=args.instrument, pitch=args.pitch, loudness=args.loudness)
+    from ..verdict import parse_pitch
+    try:
+        pitch = None if args.pitch is None else parse_pitch(args.pitch)
+    except ValueError as e:
+        raise ValueError(f"--pitch: {e}.") from None
+    controls = Controls(instrument=args.instrument, pitch=pitch, loudness=args.loudness)
     sampler = RejectionSampler(model, targets, controls=controls, seconds=args.seconds, temperature=args.temperature,
                                keep=args.keep, max_candidates=args.max_candidates, max_seconds=args.max_seconds,
                                seed=args.seed, batch=args.batch, early_rejection=not args.no_early_rejection,
