@@ -41,6 +41,8 @@ import numpy as np  # noqa: E402
 
 from . import Cancelled, CheckpointError, Controls, generate, list_models, load_model, model_inputs  # noqa: E402
 from .audio_io import AudioError, atomic_write_bytes, to_int16  # noqa: E402
+from .mulaw import mu_law_decode  # noqa: E402
+from .verdict import Verdict, judge, known_pitch_range, note_label, parse_pitch  # noqa: E402
 from .checkpoint import read_header, resolve_path  # noqa: E402
 from .jsonsafe import json_safe  # noqa: E402
 from .plots import (receptive_field_figure, spectrogram_figure, training_curves_figure,  # noqa: E402
@@ -70,6 +72,18 @@ def _one_line(e: BaseException) -> str:
     return text[0] if text else type(e).__name__
 
 
+_PLAIN_WORDS = ((re.compile(r"(?:above )?the model's Nyquist frequency (\d+) Hz"),
+                 r"above the highest pitch this model can make (\1 Hz, half its sample rate)"),
+                (re.compile(r"Nyquist(?: frequency)?"), "highest pitch the model can make (half its sample rate)"))
+
+
+def _plain(message: str) -> str:
+    """Core messages in a musician's words (e.g. no "Nyquist")."""
+    for pattern, words in _PLAIN_WORDS:
+        message = pattern.sub(words, message)
+    return message
+
+
 def _friendly(fn: Callable) -> Callable:
     """Map every exception to a one-line ``gr.Error``; unexpected ones are logged server-side only."""
     @functools.wraps(fn)
@@ -87,7 +101,7 @@ def _friendly(fn: Callable) -> Callable:
                 log.warning("bad input to %s: %s", fn.__name__, e)
                 raise gr.Error("One of the inputs has the wrong type (a number was expected?); "
                                "check the values and try again.", print_exception=False) from None
-            raise gr.Error(_one_line(e), print_exception=False) from None
+            raise gr.Error(_plain(_one_line(e)), print_exception=False) from None
         except MemoryError:
             raise gr.Error("The server ran out of memory; ask for a shorter sound.", print_exception=False) from None
         except Exception:  # noqa: BLE001 - the page must never see a traceback
@@ -183,14 +197,6 @@ class ModelShelf:
             return model
 
 
-def _fast_available() -> bool:
-    try:
-        from . import fast  # noqa: F401
-        return hasattr(fast, "fast_classes")
-    except Exception:  # noqa: BLE001 - a half-built module must not take the app down
-        return False
-
-
 def _kind(model) -> str:
     return getattr(model, "kind", "wavenet")
 
@@ -227,7 +233,7 @@ def _fmt_descriptor(key: str, value) -> str:
     if not math.isfinite(v):
         return "unpitched" if key == "pitch" else "—"
     if key == "pitch":
-        return f"{note_name(v)} ({440 * 2 ** ((v - 69) / 12):.1f} Hz)"
+        return f"{note_label(v)} · {440 * 2 ** ((v - 69) / 12):.1f} Hz"
     if key == "voiced_fraction":
         return f"{100 * v:.0f} %"
     if key == "loudness":
@@ -267,19 +273,25 @@ class ResultWriter:
             except FileNotFoundError:
                 pass
 
-    def wav(self, pcm: np.ndarray, sample_rate: int, stem: str) -> str:
-        """int16 samples → a 16-bit WAV holding exactly those samples (what the player plays)."""
+    def wav(self, pcm: np.ndarray, sample_rate: int, stem: str, suffix: str = ".wav") -> str:
+        """int16 samples → a 16-bit WAV (or FLAC, ``suffix=".flac"``) holding exactly those samples (what the
+        player plays)."""
         import soundfile as sf
         self._prune()
         d = self.folder / uuid.uuid4().hex[:12]
         d.mkdir()
         stem = re.sub(r"[^A-Za-z0-9_.+-]+", "-", stem).strip("-")[:80] or "sound"
-        path = atomic_write_bytes(d / f"{stem}.wav", lambda tmp: sf.write(tmp, pcm, sample_rate, subtype="PCM_16", format="WAV"))
+        fmt = "FLAC" if suffix == ".flac" else "WAV"
+        path = atomic_write_bytes(d / f"{stem}{suffix}",
+                                  lambda tmp: sf.write(tmp, pcm, sample_rate, subtype="PCM_16", format=fmt))
         return str(path)
 
     def render(self, audio: np.ndarray, sample_rate: int, stem: str, asked: dict | None = None,
-               details: dict | None = None, gen_seconds: float | None = None, timings: dict | None = None) -> tuple:
-        """audio → (player audio, waveform, spectrogram, descriptor rows, WAV path, status, details)."""
+               details: dict | None = None, gen_seconds: float | None = None, timings: dict | None = None,
+               verdict: Verdict | None = None, verdict_text: str = "") -> tuple:
+        """audio → (player audio, waveform, spectrogram, descriptor rows, WAV, status, details, verdict line,
+        per-note table, FLAC). ``verdict``: the judgement of what was asked (``verdict.judge``);
+        ``verdict_text``: a line to show instead (e.g. a sampling pick's targets)."""
         audio = np.asarray(audio, dtype=np.float32)
         t0 = time.perf_counter()
         measured = describe_audio(audio, sample_rate)
@@ -289,6 +301,7 @@ class ResultWriter:
         t2 = time.perf_counter()
         pcm = to_int16(audio)
         path = self.wav(pcm, sample_rate, stem)
+        flac = self.wav(pcm, sample_rate, stem, suffix=".flac")
         seconds = len(audio) / sample_rate
         timings = {**{k: round(v, 4) for k, v in (timings or {}).items()},
                    "descriptors": round(t1 - t0, 4), "plots": round(t2 - t1, 4)}
@@ -300,9 +313,43 @@ class ResultWriter:
         status += f" · descriptors {t1 - t0:.2f} s · plots {t2 - t1:.2f} s"
         info = {**(details or {}), "seconds": round(seconds, 4), "sample_rate": sample_rate, "timings_s": timings,
                 "measured": json_safe(measured)}
+        if verdict is not None:
+            info["verdict"] = json_safe(verdict.to_dict())
         if details and "seed" in details:
             status += f" · seed {details['seed']}"
-        return ((sample_rate, pcm), wave, spec, descriptor_table(measured, asked), path, status, info)
+        status += f" · downloads: 16-bit WAV and FLAC at {sample_rate} Hz"
+        line = verdict_markdown(verdict) if verdict is not None else verdict_text
+        return ((sample_rate, pcm), wave, spec, descriptor_table(measured, asked), _download(path, "WAV", sample_rate),
+                status, info, line, note_table(verdict), _download(flac, "FLAC", sample_rate))
+
+
+def _download(path: str, kind: str, sample_rate: int):
+    return gr.update(value=path, label=f"Download {kind} (16-bit, {sample_rate} Hz)")
+
+
+NOTE_HEADERS = ["#", "asked", "measured", "cents off", "in tune"]
+
+
+def verdict_markdown(v: Verdict | None) -> str:
+    """The verdict above the player: one headline, one line per property, the next step."""
+    if v is None:
+        return ""
+    if v.met is None:
+        head = f"**– {v.headline}**"
+    elif v.met:
+        head = f"**✓ {v.headline}**"
+    else:
+        head = f"**✗ {v.headline}**"
+    lines = [head, "", *[f"- {line}" for line in v.lines()]]
+    if v.next_step:
+        lines += ["", f"**Next step:** {v.next_step}"]
+    return "\n".join(lines)
+
+
+def note_table(v: Verdict | None):
+    """The per-note table (shown for two notes or more)."""
+    rows = [n.row() for n in v.notes] if v is not None else []
+    return gr.update(value={"headers": NOTE_HEADERS, "data": rows or [["", "", "", "", ""]]}, visible=len(rows) > 1)
 
 
 @dataclasses.dataclass
@@ -314,25 +361,38 @@ class ResultPanel:
     descriptors: gr.Dataframe
     wav: gr.File
     details: gr.JSON
+    verdict: gr.Markdown
+    notes: gr.Dataframe
+    flac: gr.File
 
     @property
     def outputs(self) -> list:
-        return [self.audio, self.waveform, self.spectrogram, self.descriptors, self.wav, self.status, self.details]
+        return [self.audio, self.waveform, self.spectrogram, self.descriptors, self.wav, self.status, self.details,
+                self.verdict, self.notes, self.flac]
+
+
+EMPTY_RESULT = (None, None, None, None, None)     # player, plots, table, WAV: nothing to show
 
 
 def _result_panel(label: str = "Result", button: str = "Generate") -> ResultPanel:
-    status = gr.Markdown(f"*{label}: press {button}.*")
+    # The verdict (was what was asked for met?) sits above the player, the per-note table under it.
+    verdict = gr.Markdown("", elem_classes=["result-verdict"])
     audio = gr.Audio(label=label, type="numpy", interactive=False, elem_classes=["result-audio"])
+    notes = gr.Dataframe(headers=NOTE_HEADERS, label="Notes: asked vs measured (in tune within 50 cents)",
+                         interactive=False, wrap=True, visible=False, elem_classes=["result-notes"])
+    status = gr.Markdown(f"*{label}: press {button}.*")
     # The figures carry their own titles; a Gradio label badge would cover them.
     waveform = gr.Plot(label="Waveform", show_label=False, format="png", elem_classes=["result-waveform"])
     spectrogram = gr.Plot(label="Spectrogram", show_label=False, format="png", elem_classes=["result-spectrogram"])
     with gr.Row():
         descriptors = gr.Dataframe(headers=["measure", "asked for", "measured"], label="Measured on the result",
                                    interactive=False, wrap=True, scale=2)
-        wav = gr.File(label="Download WAV", interactive=False, scale=1)
-    with gr.Accordion("Run details (seed, timings, raw measurements)", open=False):
+        with gr.Column(scale=1, min_width=160):
+            wav = gr.File(label="Download WAV (16-bit)", interactive=False, elem_classes=["result-wav"])
+            flac = gr.File(label="Download FLAC (16-bit)", interactive=False, elem_classes=["result-flac"])
+    with gr.Accordion("Run details (seed, timings, raw measurements, verdict)", open=False):
         details = gr.JSON(label="details")
-    return ResultPanel(status, audio, waveform, spectrogram, descriptors, wav, details)
+    return ResultPanel(status, audio, waveform, spectrogram, descriptors, wav, details, verdict, notes, flac)
 
 
 # ---- progress and cancellation ----------------------------------------------------------------
@@ -384,7 +444,7 @@ class Studio:
     max_seconds: float = MAX_SECONDS
 
     def method(self) -> str:
-        return "fast" if _fast_available() else "reference"
+        return "fast"            # the compiled generator is part of the package (numba is a dependency)
 
     def warm_up(self, name) -> None:
         """Compile the fast generator and pYIN once, so the first musician does not wait for it."""
@@ -456,10 +516,6 @@ PITCH_MODES = {"note": "note", "melody": "melody", "MIDI file": "midi_file", "re
 LOUDNESS_MODES = ("level", "envelope", "free")
 
 
-def _control_fields() -> set[str]:
-    return {f.name for f in dataclasses.fields(Controls)}
-
-
 def _normalise_mix(mix, names: list[str]) -> dict[str, float]:
     if mix is None:
         mix = {}
@@ -481,16 +537,14 @@ def _normalise_mix(mix, names: list[str]) -> dict[str, float]:
 def _envelope(attack, decay, sustain, release):
     values = (_number(attack, "Attack", 0, 5000, " ms") / 1000, _number(decay, "Decay", 0, 5000, " ms") / 1000,
               _number(sustain, "Sustain", -60, 0, " dB"), _number(release, "Release", 0, 5000, " ms") / 1000)
-    from . import conditioning
-    adsr_cls = getattr(conditioning, "ADSR", None)
-    return adsr_cls(*values) if adsr_cls else ",".join(f"{v:g}" for v in values)
+    from .conditioning import ADSR
+    return ADSR(*values)
 
 
 def conditioning_controls(config, *, instrument, mix, pitch_mode, pitch, melody, tempo, midi_file, recording,
                           source_length, loudness_mode, level, attack, decay, sustain, release, glide, vibrato_depth,
                           vibrato_rate, transpose, seconds, max_seconds: float = MAX_SECONDS) -> tuple[Controls, dict, str]:
     """Page values → (Controls, what was asked for (for the results table), a short label for file names)."""
-    fields = _control_fields()
     kw: dict = {}
     asked: dict = {}
     label = []
@@ -513,8 +567,6 @@ def conditioning_controls(config, *, instrument, mix, pitch_mode, pitch, melody,
     if pitch_mode not in PITCH_MODES:
         raise ValueError(f"Pitch must be one of: {', '.join(PITCH_MODES)}; got {str(pitch_mode)[:20]!r}.")
     field = PITCH_MODES[pitch_mode]
-    if field and field != "note" and field not in fields:
-        raise ValueError(f"'{pitch_mode}' pitch is not supported by this version of wavenet_core; use a single note.")
     from_source = False
     if field == "note":
         p = _number(pitch, "Note", MIDI_MIN, MIDI_MAX, " (MIDI number)")
@@ -552,8 +604,6 @@ def conditioning_controls(config, *, instrument, mix, pitch_mode, pitch, melody,
         if field in ("note",):
             asked["loudness"] = f"{kw['loudness']:.1f} dB"
     elif loudness_mode == "envelope":
-        if "adsr" not in fields:
-            raise ValueError("Envelopes (ADSR) are not supported by this version of wavenet_core; use a level.")
         kw["loudness"] = _number(level, "Peak loudness", -60, 0, " dB")
         kw["adsr"] = _envelope(attack, decay, sustain, release)
 
@@ -562,12 +612,12 @@ def conditioning_controls(config, *, instrument, mix, pitch_mode, pitch, melody,
                   "vibrato_rate": (vibrato_rate, "Vibrato rate", 0.1, 20, " Hz", 1.0),
                   "transpose": (transpose, "Transpose", -24, 24, " semitones", 1.0)}
     for name, (value, title, lo, hi, unit, scale) in expression.items():
-        if value is None or name not in fields:
-            continue   # left out, or not supported by this wavenet_core: the control has no effect
+        if value is None:
+            continue   # left out: the control has no effect
         kw[name] = _number(value, title, lo, hi, unit) * scale
     if kw.get("transpose") and "pitch" in asked:
         asked["pitch"] = note_name(kw["pitch"] + kw["transpose"])
-    return Controls(**{k: v for k, v in kw.items() if k in fields}), asked, "-".join(label) or "free"
+    return Controls(**kw), asked, "-".join(label) or "free"
 
 
 def _mix_summary(mix: dict | None) -> str:
@@ -578,9 +628,8 @@ def _mix_summary(mix: dict | None) -> str:
 
 
 def _conditioning_tab(studio: Studio, model_dd: gr.Dropdown, initial) -> dict:
-    fields = _control_fields()
     names = list(getattr(getattr(initial, "config", None), "instrument_names", ()) or ())
-    pitch_modes = [m for m, f in PITCH_MODES.items() if f in (None, "note") or f in fields]
+    pitch_modes = list(PITCH_MODES)
     with gr.Row():
         with gr.Column(scale=1, min_width=340):
             # allow_custom_value: the handler checks names against the chosen model (API callers may pick
@@ -608,7 +657,7 @@ def _conditioning_tab(studio: Studio, model_dd: gr.Dropdown, initial) -> dict:
                                  sources=["upload", "microphone"], visible=False)
             source_length = gr.Checkbox(value=True, label="Length from the melody / file / recording", visible=False,
                                         info="Untick to use the Duration slider instead.")
-            loudness_mode = gr.Radio([m for m in LOUDNESS_MODES if m != "envelope" or "adsr" in fields], value="level",
+            loudness_mode = gr.Radio(list(LOUDNESS_MODES), value="level",
                                      label="Loudness", info="A steady level, a per-note attack-decay-sustain-release envelope, or free.")
             level = gr.Slider(-40, -3, value=-18, step=1, label="Level (dB)", info="-3 dB is very loud, -40 dB quiet.")
             with gr.Group(visible=False) as adsr_box:
@@ -619,13 +668,10 @@ def _conditioning_tab(studio: Studio, model_dd: gr.Dropdown, initial) -> dict:
                     sustain = gr.Slider(-40, 0, value=-6, step=1, label="Sustain (dB below peak)")
                     release = gr.Slider(0, 2000, value=200, step=10, label="Release (ms)")
             with gr.Accordion("Expression: glide, vibrato, transpose", open=False):
-                glide = gr.Slider(0, 500, value=0, step=10, label="Glide into each note (ms)", visible="glide" in fields)
-                vibrato_depth = gr.Slider(0, 100, value=0, step=5, label="Vibrato depth (cents)",
-                                          visible="vibrato_depth" in fields)
-                vibrato_rate = gr.Slider(1, 12, value=5.5, step=0.5, label="Vibrato rate (Hz)",
-                                         visible="vibrato_rate" in fields)
-                transpose = gr.Slider(-12, 12, value=0, step=1, label="Transpose (semitones)",
-                                      visible="transpose" in fields)
+                glide = gr.Slider(0, 500, value=0, step=10, label="Glide into each note (ms)")
+                vibrato_depth = gr.Slider(0, 100, value=0, step=5, label="Vibrato depth (cents)")
+                vibrato_rate = gr.Slider(1, 12, value=5.5, step=0.5, label="Vibrato rate (Hz)")
+                transpose = gr.Slider(-12, 12, value=0, step=1, label="Transpose (semitones)")
             temperature = gr.Slider(0, MAX_TEMPERATURE, value=1.0, step=0.05, label="Temperature", elem_id="temperature",
                                     info="Lower: cleaner and more predictable; higher: noisier and wilder; 0 = always the likeliest sample.")
             strength = gr.Slider(0, MAX_STRENGTH, value=1.0, step=0.25, label="Conditioning strength", elem_id="strength",
@@ -1466,7 +1512,7 @@ def model_summary(name: str, model) -> str:
             parts.append(f"{wall / 60:.0f} min of training" if wall >= 90 else f"{wall:.0f} s of training")
         if parts:
             lines.append(f"| training | {' · '.join(parts)} |")
-    lines.append(f"| generator | {'fast (compiled)' if _fast_available() else 'reference (slow)'} |")
+    lines.append("| generator | fast (compiled) |")
     return "\n".join(lines)
 
 

@@ -20,7 +20,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..descriptors import frame_loudness_db
+# hz_to_midi lives in descriptors (one definition: NaN where unvoiced); imported here so that
+# `from wavenet_core.data.corpus import hz_to_midi` keeps working beside midi_to_hz
+from ..descriptors import frame_loudness_db, hz_to_midi  # noqa: F401
 
 INSTRUMENTS: tuple[str, ...] = ("pluck", "bell", "saw", "clarinet", "organ", "flute")
 PITCH_RANGE: tuple[int, int] = (36, 84)        # MIDI C2..C6 inclusive: the studio's whole range
@@ -41,12 +43,6 @@ class Example:
 
 def midi_to_hz(midi):
     return 440.0 * 2.0 ** ((np.asarray(midi, dtype=np.float64) - 69.0) / 12.0)
-
-
-def hz_to_midi(hz):
-    hz = np.asarray(hz, dtype=np.float64)
-    with np.errstate(divide="ignore"):
-        return np.where(hz > 0, 69.0 + 12.0 * np.log2(np.maximum(hz, 1e-9) / 440.0), 0.0)
 
 
 # ---- synthesis ----------------------------------------------------------------------------
