@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/generation.py            # full run (several minutes on 2 cores)
     .venv/bin/python benchmarks/generation.py --quick    # shorter clips for the slow paths, extrapolated
+    .venv/bin/python benchmarks/generation.py --excitation-only   # the sine excitation's cost alone
     taskset -c 1 .venv/bin/python benchmarks/generation.py --threads 1   # pin to one core
 
 For the shipped default model (``assets/models/notes``, or the ``default`` preset with random
@@ -66,7 +67,7 @@ class TorchCachedLoop:
     def classes(self, inputs: ModelInputs, uniforms: np.ndarray, temperature: float) -> np.ndarray:
         m, batch, n = self.m, uniforms.shape[0], uniforms.shape[1]
         cond = m.conditioning(torch.zeros(batch, n, dtype=torch.long), inputs.instrument, inputs.global_cond,
-                              inputs.local_cond)
+                              inputs.local_cond, f0=inputs.f0_hz, phase0=inputs.phase0)
         cond = None if cond is None else cond.permute(2, 0, 1).contiguous()          # (T, B, C)
         r = m.config.residual_channels
         queues = [torch.zeros(d, batch, r) for d, *_ in self.layers]                 # slot t mod d = input of t - d
@@ -134,12 +135,37 @@ def reference_rate(model: WaveNet, batch: int) -> tuple[float, float]:
     with torch.no_grad():
         for _ in range(5):
             _, w, c = timed(lambda: model(x, instrument=inputs.instrument, global_cond=inputs.global_cond,
-                                          local_cond=inputs.local_cond)[:, :, -1].numpy())
+                                          local_cond=inputs.local_cond, f0=inputs.f0_hz)[:, :, -1].numpy())
             best_w, best_c = min(best_w, w), min(best_c, c)
     # one short real run, so the figure is not only a forward pass
     short = 64
     _, w, _ = timed(lambda: reference_classes(model, inputs_for(model, batch, short), stream_uniforms(range(batch), short), 1.0))
     return batch / best_w, batch / best_c
+
+
+def excitation_cost(batches: list[int], seconds: float = 1.0, rounds: int = 5) -> dict:
+    """Fast-path cost of the sine excitation: the ``default`` conditioned shape with
+    ``excitation="none"`` and ``"sine"`` (4 harmonics, as shipped), timed alternately in one run
+    (best of ``rounds``, CPU time), so the ratio holds on a busy machine."""
+    out = {}
+    torch.manual_seed(0)
+    models = {kind: WaveNet(preset_config("default", local_dim=6, n_instruments=6, excitation=kind)).eval()
+              for kind in ("none", "sine")}
+    for batch in batches:
+        n = int(seconds * 16000)
+        uniforms = stream_uniforms(range(batch), n)
+        threads = 1 if batch == 1 else fast.default_threads(batch)
+        best = {k: float("inf") for k in models}
+        for _ in range(rounds):
+            for kind, model in models.items():
+                inputs = inputs_for(model, batch, n)
+                _, _, c = timed(lambda: fast.fast_classes(model, inputs, uniforms, 1.0, threads=threads))
+                best[kind] = min(best[kind], c)
+        out[batch] = {"none_cpu_s": best["none"], "sine_cpu_s": best["sine"],
+                      "slowdown": best["sine"] / best["none"] - 1}
+        print(f"excitation cost, batch {batch:3d}, {seconds:g} s: none {batch * n / best['none']:,.0f} samples/cpu-s, "
+              f"sine {batch * n / best['sine']:,.0f}: {100 * out[batch]['slowdown']:+.1f} %")
+    return out
 
 
 def start_times() -> dict:
@@ -168,8 +194,13 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="time the PyTorch loop on 0.25 s and extrapolate")
     ap.add_argument("--threads", type=int, default=None, help="fast-path threads at batch > 1 (default: fast.default_threads)")
     ap.add_argument("--json", default=None, help="also write the results to this JSON file")
+    ap.add_argument("--excitation-only", action="store_true", help="only the excitation cost (none vs sine, same run)")
     args = ap.parse_args()
     torch.set_num_threads(1)
+    if args.excitation_only:
+        fast.warmup()
+        excitation_cost(args.batches)
+        return
     affinity = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
     print(f"cpus allowed {affinity}, load average {os.getloadavg()[0]:.1f}, torch threads 1")
     starts = start_times()
@@ -179,7 +210,8 @@ def main() -> None:
               f"{st['import_torch_numba_s']:.2f} s + import wavenet_core {st['import_rest_s']:.2f} s + kernel "
               f"{st['kernel_s']:.2f} s + interpreter start")
     fast.warmup()
-    results = {"starts": starts, "load_average": os.getloadavg()[0], "affinity": affinity, "models": {}}
+    results = {"starts": starts, "load_average": os.getloadavg()[0], "affinity": affinity, "models": {},
+               "excitation_cost": excitation_cost(args.batches)}
     header = f"{'model':38s} {'B':>3s} {'sec':>4s} {'path':10s} {'wall/s':>10s} {'cpu/s':>10s} {'x RT':>7s}  note"
     for name, model in bench_models():
         model.eval()

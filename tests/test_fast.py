@@ -18,6 +18,8 @@ VARIANTS = {
     "local": dict(local_dim=6),
     "both": dict(local_dim=6, n_instruments=3, global_dim=2),
     "context": dict(context_layers=3, context_hop=64),
+    "excitation": dict(local_dim=6, n_instruments=3, excitation="sine", excitation_harmonics=3),
+    "excitation_only": dict(excitation="sine", excitation_harmonics=2),
 }
 RATES = (16000, 8000)
 
@@ -43,13 +45,28 @@ def make_inputs(model: WaveNet, batch: int, n: int, seed: int = 0) -> ModelInput
         inputs.global_cond = torch.randn(batch, cfg.global_dim, generator=g)
     if cfg.local_dim:
         inputs.local_cond = torch.randn(batch, cfg.local_dim, -(-n // cfg.hop_length) + 1, generator=g)
+    if cfg.excitation_dim:
+        # pitches from bass to above the top harmonic's Nyquist, a glide, unvoiced frames, random phases
+        frames = -(-n // cfg.hop_length) + 1
+        f0 = 60.0 * 2 ** (torch.rand(batch, frames, generator=g) * 6)
+        f0[:, 1:3] = 0
+        f0[0] = torch.linspace(100, 900, frames)
+        inputs.f0_hz = f0
+        inputs.phase0 = torch.rand(batch, generator=g, dtype=torch.float64) * 2 * np.pi
     return inputs
+
+
+def _streams(inputs: ModelInputs, sel: slice) -> ModelInputs:
+    """Streams ``sel`` of ``inputs``."""
+    return ModelInputs(inputs.n_samples, *(None if t is None else t[sel] for t in
+                                           (inputs.instrument, inputs.global_cond, inputs.local_cond,
+                                            inputs.f0_hz, inputs.phase0)))
 
 
 def teacher_forced(model: WaveNet, classes: np.ndarray, inputs: ModelInputs) -> np.ndarray:
     with torch.no_grad():
         return model(torch.from_numpy(classes), instrument=inputs.instrument, global_cond=inputs.global_cond,
-                     local_cond=inputs.local_cond).numpy()
+                     local_cond=inputs.local_cond, f0=inputs.f0_hz, phase0=inputs.phase0).numpy()
 
 
 @pytest.fixture
@@ -57,6 +74,7 @@ def small_chunks(monkeypatch):
     """Chunks and upsampling blocks of a few hundred samples, so every boundary is exercised."""
     monkeypatch.setattr(fast, "_CHUNK_WORK", 300)
     monkeypatch.setattr(fast, "_LOCAL_BYTES", 3 * 8 * 4 * 250)
+    monkeypatch.setattr(fast, "_EXC_FRAMES", 2)
 
 
 @pytest.mark.parametrize("rate", RATES)
@@ -75,9 +93,7 @@ def test_logits_equal_teacher_forced(variant, rate, small_chunks):
     assert np.abs(expected).max() > 1.0                        # a comparison of non-trivial logits
     # Batched, threaded and single-stream runs give the same samples.
     threaded = fast.fast_classes(model, inputs, uniforms, 1.0, threads=2)
-    single = fast.fast_classes(model, ModelInputs(n, *(None if t is None else t[1:2] for t in
-                                                      (inputs.instrument, inputs.global_cond, inputs.local_cond))),
-                               uniforms[1:2], 1.0)
+    single = fast.fast_classes(model, _streams(inputs, slice(1, 2)), uniforms[1:2], 1.0)
     np.testing.assert_array_equal(threaded, classes)
     np.testing.assert_array_equal(single[0], classes[1])
 
@@ -95,7 +111,7 @@ def test_fast_equals_reference(variant):
 
 
 # ---- conditioning strength (classifier-free guidance) ---------------------------------------------
-@pytest.mark.parametrize("variant", ["both", "context"])
+@pytest.mark.parametrize("variant", ["both", "context", "excitation"])
 def test_guided_logits_equal_teacher_forced_combination(variant, small_chunks):
     """With guidance, each step's logits are free + g·(conditioned − free) of the two teacher-forced
     passes over the samples drawn; every stream keeps its batch-1 samples; threads change nothing."""
@@ -108,10 +124,10 @@ def test_guided_logits_equal_teacher_forced_combination(variant, small_chunks):
                              teacher_forced(model, classes, free_inputs(model, inputs)), g)
     assert np.abs(logits - expected).max() <= 1e-4
     plain = fast.fast_classes(model, inputs, uniforms, 1.0)
-    if variant == "both":               # the controls matter, so guidance changes the samples
+    if variant in ("both", "excitation"):   # the controls matter, so guidance changes the samples
         assert not np.array_equal(plain, classes)
     np.testing.assert_array_equal(fast.fast_classes(model, inputs, uniforms, 1.0, threads=2, guidance=g), classes)
-    one = ModelInputs(n, *(None if t is None else t[2:3] for t in (inputs.instrument, inputs.global_cond, inputs.local_cond)))
+    one = _streams(inputs, slice(2, 3))
     np.testing.assert_array_equal(fast.fast_classes(model, one, uniforms[2:3], 1.0, guidance=g)[0], classes[2])
 
 

@@ -599,16 +599,17 @@ def model_inputs(controls: Controls, config) -> "ModelInputs":
         inputs.instrument = instrument_weights(controls.instrument, config.instrument_names, config.n_instruments)
     elif controls.instrument is not None:
         raise ValueError("This model has no instrument conditioning; leave the instrument/timbre free.")
+    excitation = getattr(config, "excitation_dim", 0)
     if config.local_dim:
         if config.local_dim != LOCAL_DIM:
             raise ValueError(f"This model expects {config.local_dim} local features, not the {LOCAL_DIM} of "
                              "wavenet_core.conditioning; it cannot take these controls.")
         inputs.local_cond = torch.from_numpy(encode_local(curves.f0_hz, curves.loudness_db, curves.n_frames))[None]
-    if getattr(config, "excitation_dim", 0) and curves.f0_hz is not None:
+    if excitation and curves.f0_hz is not None:
         # The requested pitch as a period too: the model builds sin/cos of the integrated phase from it.
         f0 = np.zeros(curves.n_frames, np.float32)
         f0[: len(curves.f0_hz)] = np.nan_to_num(curves.f0_hz[: curves.n_frames], nan=0.0)
         inputs.f0_hz = torch.from_numpy(f0)[None]
-    elif curves.f0_hz is not None or curves.loudness_db is not None:
+    if not config.local_dim and ((curves.f0_hz is not None and not excitation) or curves.loudness_db is not None):
         raise ValueError("This model has no pitch/loudness conditioning; leave pitch and loudness free.")
     return inputs

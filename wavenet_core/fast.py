@@ -193,14 +193,16 @@ def _axpy_acc(x, x0, w, wi, y, nb):
 
 @njit(cache=True, nogil=True, fastmath=_FASTMATH, error_model="numpy")
 def _project(rows, w, const, out):
-    """out[r] = const[r mod B] + w[0] @ rows[r]: local features of (sample, stream) rows projected by
-    every layer's cond weights. In numba rather than BLAS: OpenBLAS's threads spin on a busy
-    machine and ran these thin products at under 1 GMAC/s."""
+    """out[r] = const[r mod B] + rows[r] @ w[0]: per-sample conditioning of (sample, stream) rows
+    projected by every layer's cond weights, w[0] (U + E, L·G) [input, output]. Row-update form:
+    the inner loop runs over the L·G contiguous outputs (no horizontal sums), ~2× the dot form
+    here. In numba rather than BLAS: OpenBLAS's threads spin on a busy machine and ran these
+    thin products at under 1 GMAC/s, and every row must round the same whatever its batch."""
     batch = const.shape[0]
     for r in range(rows.shape[0]):
         for i in range(out.shape[1]):
             out[r, i] = const[r % batch, i]
-    _matmul_acc(rows, 0, w, 0, out, rows.shape[0])
+    _axpy_acc(rows, 0, w, 0, out, rows.shape[0])
 
 
 @njit(cache=True, nogil=True, fastmath=_FASTMATH, error_model="numpy")
@@ -480,7 +482,7 @@ class _Conditioning:
         if self.n_up or self.n_exc:
             # Per-sample inputs: [upsampled local features | excitation], as the model concatenates them.
             self.w_local = fw.wc[col: col + self.n_up + self.n_exc]
-            self.w_local_t = np.ascontiguousarray(self.w_local.T)[None]   # (1, L·G, U + E) for _matmul_acc
+            self.w_local_t = np.ascontiguousarray(self.w_local)[None]     # (1, U + E, L·G) for _axpy_acc
             col += self.n_up + self.n_exc
         if cfg.context_layers:
             self.w_ctx = fw.wc[col: col + cfg.context_channels]
@@ -621,7 +623,8 @@ def fast_classes(model: WaveNet, inputs: ModelInputs, uniforms: np.ndarray, temp
 
     ``uniforms`` (B, T) float64 are the per-stream draws (``generate.stream_uniforms``).
     ``progress(done, total)`` is called between chunks (at most every 50 ms, and at the end);
-    ``cancel()`` returning True raises ``generate.Cancelled``. ``threads``: streams are split
+    ``cancel()`` returning True raises ``generate.Cancelled``, whose ``partial_classes`` (B, t) holds the
+    samples made so far. ``threads``: streams are split
     over this many threads (default ``default_threads(B)``); the result does not depend on it.
     With ``return_logits=True`` returns ``(classes, logits)``, logits (B, 256, T) float32 laid
     out like the model's output: ``logits[..., t]`` is the distribution classes[:, t] was drawn from.
@@ -661,8 +664,13 @@ def _guided(model, inputs, uniforms, temperature, progress, cancel, return_logit
         def twin_stop(t, classes):
             halt = stop(t, classes[::2])
             return None if halt is None else np.repeat(np.asarray(halt, dtype=bool), 2)
-    out = _fast_classes(model, both, np.repeat(np.asarray(uniforms, dtype=np.float64), 2, axis=0), temperature,
-                        progress, cancel, return_logits, threads, twin_stop, True, float(guidance))
+    try:
+        out = _fast_classes(model, both, np.repeat(np.asarray(uniforms, dtype=np.float64), 2, axis=0), temperature,
+                            progress, cancel, return_logits, threads, twin_stop, True, float(guidance))
+    except Cancelled as err:
+        if getattr(err, "partial_classes", None) is not None:
+            err.partial_classes = np.ascontiguousarray(err.partial_classes[::2])   # the streams, not their twins
+        raise
     if return_logits:
         return np.ascontiguousarray(out[0][::2]), np.ascontiguousarray(out[1][::2])
     return np.ascontiguousarray(out[::2])
@@ -723,7 +731,9 @@ def _fast_classes(model, inputs, uniforms, temperature, progress, cancel, return
                 progress(t0, n)
                 last_report = time.monotonic()
             if cancel is not None and cancel():
-                raise Cancelled("Generation cancelled.")
+                err = Cancelled("Generation cancelled.")
+                err.partial_classes = result[:, :t0].copy()    # what was made: (B, t0), for callers that keep it
+                raise err
             if stop is not None and t0 < n:
                 halt = stop(t0, result)
                 if halt is not None and np.any(np.asarray(halt, dtype=bool)[active]):

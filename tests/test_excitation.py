@@ -1,0 +1,114 @@
+"""Excitation conditioning (model.sine_excitation) and the training data fixes that go with it:
+stratified validation, an all-free share, real preceding audio."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from wavenet_core import WaveNet, preset_config
+from wavenet_core.conditioning import Controls, model_inputs
+from wavenet_core.data import NoteCorpus
+from wavenet_core.data.corpus import INSTRUMENTS, PITCH_RANGE
+from wavenet_core.model import WaveNetConfig, excitation_phase, sine_excitation
+from wavenet_core.train import TrainingData, stratified_holdout
+
+SR, HOP = 16000, 160
+
+
+def test_excitation_is_the_integrated_phase_of_f0():
+    """sin(kφ) with φ = phase0 + 2π·Σ f0/sr: for a steady 440 Hz it is sin(2π·440·t/sr + phase0)."""
+    f0 = torch.full((1, 20), 440.0)
+    exc = sine_excitation(f0, 3, HOP, SR, 0, 20 * HOP, torch.tensor([0.3])).numpy()[0]
+    t = np.arange(20 * HOP)
+    for k in (1, 2, 3):
+        np.testing.assert_allclose(exc[2 * (k - 1)], np.sin(k * (2 * np.pi * 440 * t / SR + 0.3)), atol=2e-6)
+        np.testing.assert_allclose(exc[2 * (k - 1) + 1], np.cos(k * (2 * np.pi * 440 * t / SR + 0.3)), atol=2e-6)
+
+
+def test_excitation_zero_where_unvoiced_and_above_nyquist_and_phase_continuous():
+    f0 = torch.tensor([[200.0, 200.0, 0.0, 0.0, 3000.0, 3000.0, 300.0]])
+    exc = sine_excitation(f0, 4, HOP, SR, 0, 7 * HOP).numpy()[0]
+    assert np.all(exc[:, 2 * HOP: 4 * HOP] == 0)                       # unvoiced frames
+    assert np.all(exc[4:, 4 * HOP: 6 * HOP] == 0)                       # 3 × 3 kHz and 4 × 3 kHz ≥ 8 kHz
+    assert np.abs(exc[:4, 4 * HOP: 6 * HOP]).max() > 0.9
+    # No jump in the phase at a frequency change (frame 0 → 1 is steady, 5 → 6 changes 3 kHz → 300 Hz).
+    phase = np.unwrap(np.arctan2(exc[0], exc[1]))
+    steps = np.diff(phase[6 * HOP - 2: 6 * HOP + 2])
+    assert np.all(np.abs(steps - 2 * np.pi * np.array([3000, 3000, 300]) / SR) < 1e-4)   # float32 values
+
+
+def test_any_slice_equals_the_whole_clip():
+    """Closed form per frame: the fast generator's chunks hold exactly the full clip's values."""
+    g = torch.Generator().manual_seed(0)
+    f0 = 100 + 500 * torch.rand(2, 30, generator=g)
+    phase0 = torch.rand(2, generator=g, dtype=torch.float64)
+    whole = sine_excitation(f0, 2, HOP, SR, 0, 30 * HOP, phase0)
+    for a, b in [(0, 37), (1000, 1601), (4799, 4800)]:
+        assert torch.equal(sine_excitation(f0, 2, HOP, SR, a, b - a, phase0), whole[..., a:b])
+    assert excitation_phase(f0, HOP, SR, phase0)[:, 0].tolist() == phase0.tolist()
+
+
+def test_old_configs_load_without_excitation_and_bad_values_are_refused():
+    cfg = WaveNetConfig.from_dict({k: v for k, v in WaveNetConfig().to_dict().items()
+                                   if not k.startswith("excitation")})
+    assert cfg.excitation == "none" and cfg.excitation_dim == 0
+    with pytest.raises(ValueError, match="excitation must be one of"):
+        WaveNetConfig(excitation="square")
+    with pytest.raises(ValueError, match="excitation_harmonics"):
+        WaveNetConfig(excitation="sine", excitation_harmonics=0)
+    assert WaveNetConfig(excitation="sine", excitation_harmonics=5).excitation_dim == 10
+
+
+def test_the_excitation_reaches_the_logits_and_free_pitch_is_zero():
+    torch.manual_seed(0)
+    model = WaveNet(preset_config("tiny", local_dim=6, n_instruments=6, excitation="sine",
+                                  instrument_names=INSTRUMENTS)).eval()
+    inputs = model_inputs(Controls(pitch=57, instrument="flute", seconds=0.2), model.config)
+    assert inputs.f0_hz is not None and torch.allclose(inputs.f0_hz[0, 3], torch.tensor(220.0))
+    x = torch.randint(0, 256, (1, inputs.n_samples))
+    with torch.no_grad():
+        a = model(x, instrument=inputs.instrument, local_cond=inputs.local_cond, f0=inputs.f0_hz)
+        b = model(x, instrument=inputs.instrument, local_cond=inputs.local_cond, f0=inputs.f0_hz * 2)
+        free = model(x, instrument=inputs.instrument, local_cond=inputs.local_cond, f0=None)
+        zero = model(x, instrument=inputs.instrument, local_cond=inputs.local_cond, f0=torch.zeros_like(inputs.f0_hz))
+    assert (a - b).abs().max() > 1e-3                    # another pitch, other logits
+    assert torch.equal(free, zero)                       # "free" is the all-zero excitation
+    assert model_inputs(Controls(instrument="flute", seconds=0.2), model.config).f0_hz is None
+
+
+def test_corpus_covers_the_studios_range():
+    assert PITCH_RANGE == (36, 84)
+    corpus = NoteCorpus(size=120, seconds=0.5, phrase_share=0.0)
+    midi = [69 + 12 * np.log2(np.median(e.f0[e.f0 > 0]) / 440) for e in corpus]
+    assert min(midi) < 42 and max(midi) > 78
+
+
+def test_validation_is_stratified_by_instrument_and_pitch():
+    corpus = list(NoteCorpus(size=240, seconds=0.5, phrase_share=0.0))
+    val = stratified_holdout(corpus)
+    assert {e.instrument for e in val} == set(range(len(INSTRUMENTS)))
+    assert len(val) == 24
+    midi = [69 + 12 * np.log2(np.median(e.f0[e.f0 > 0]) / 440) for e in val]
+    assert max(midi) - min(midi) > 24                   # low and high notes both validated
+
+
+def test_batches_drop_everything_together_and_see_real_history():
+    corpus = list(NoteCorpus(size=60, seconds=1.0))
+    data = TrainingData(corpus, HOP, 1600, n_instruments=6, cond_dropout=0.0, free_share=0.5, history=511)
+    assert data.history == 4                             # ceil(511 / 160) frames of real past
+    b = data.batch(seed=0, step=0, batch_size=64)
+    free = (b["instrument"] == 6) & (b["local"][:, 3].amax(1) == 0) & (b["local"][:, 5].amax(1) == 0)
+    assert 16 <= int(free.sum()) <= 48                  # ~half of 64, all controls at once
+    assert torch.all(b["cond_f0"][free] == 0)
+    assert torch.all((b["instrument"] == 6) == free)     # no per-control dropout asked for
+    assert b["x"].shape == (64, 1600 + 4 * HOP)
+    mask = b["loss_mask"]
+    # Windows with a past are scored after it; a window at the clip's start is scored throughout.
+    assert set(mask.sum(1).tolist()) <= {1600.0, 1600.0 + 4 * HOP}
+    assert float(mask.sum(1).min()) == 1600.0
+    assert 0 <= float(b["phase0"].min()) and float(b["phase0"].max()) < 2 * math.pi
+    again = data.batch(seed=0, step=0, batch_size=64)
+    assert all(torch.equal(again[k], b[k]) for k in b)   # a pure function of (seed, step)
