@@ -70,6 +70,9 @@ class AutoencoderConfig:
     upsample_channels: int = 32
     # auxiliary pitch probe on the latent (0: off)
     pitch_weight: float = 0.5
+    # decoder excitation from the clip's own f0 ("none" or "sine"; see model.py): pitch exact, latent the rest
+    excitation: str = "none"
+    excitation_harmonics: int = 4
     max_seconds: float = MAX_SECONDS
 
     def __post_init__(self) -> None:
@@ -94,7 +97,8 @@ class AutoencoderConfig:
         return WaveNetConfig(sample_rate=self.sample_rate, layers_per_stack=self.layers_per_stack, stacks=self.stacks,
                              residual_channels=self.residual_channels, gate_channels=self.gate_channels,
                              skip_channels=self.skip_channels, local_dim=self.latent_dim, hop_length=self.hop_length,
-                             upsample_scales=self.upsample_scales, upsample_channels=self.upsample_channels)
+                             upsample_scales=self.upsample_scales, upsample_channels=self.upsample_channels,
+                             excitation=self.excitation, excitation_harmonics=self.excitation_harmonics)
 
     @property
     def frame_rate(self) -> float:
@@ -227,8 +231,11 @@ class WaveNetAutoencoder(nn.Module):
 
     def training_loss(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
         z = self.encoder(batch["audio"])
-        logits = self.decoder(batch["x"], local_cond=z)
-        loss = F.cross_entropy(logits, batch["x"])
+        excite = self.decoder.config.excitation_dim > 0
+        # The excitation gets the clip's own f0 (exact labels in training; a pitch track at run time).
+        logits = self.decoder(batch["x"], local_cond=z, f0=batch["f0"] if excite else None,
+                              phase0=batch.get("phase0") if excite else None)
+        loss = F.cross_entropy(logits.float(), batch["x"])
         acc = (logits.argmax(1) == batch["x"]).float().mean()
         if self.config.pitch_weight > 0 and "f0" in batch:
             loss = loss + self.config.pitch_weight * self._pitch_loss(z, batch["f0"])
@@ -334,13 +341,52 @@ def default_method() -> str:
     return "fast" if importlib.util.find_spec("wavenet_core.fast") is not None else "reference"
 
 
+PITCH_FMIN, PITCH_FMAX = 60.0, 1100.0        # pitch-track range for clips (MIDI ~35 … ~85)
+
+
+def clip_f0(model, audio: np.ndarray) -> np.ndarray:
+    """The clip's f0 per latent frame (frames,) in Hz, 0 where unvoiced or silent (pYIN), aligned
+    with ``encode``'s frames: what drives the decoder's excitation in ``reconstruct``."""
+    from .descriptors import f0_contour
+    model = _check_model(model)
+    cfg = model.config
+    audio = pad_to_frames(np.asarray(audio, dtype=np.float32), cfg.hop_length)
+    return f0_contour(audio, cfg.sample_rate, cfg.hop_length, fmin=PITCH_FMIN, fmax=PITCH_FMAX)
+
+
+def latent_f0(model, latent: np.ndarray) -> np.ndarray:
+    """f0 per frame (Hz, 0 = unvoiced) as the latent's pitch probe reads it: the decoder's pitch
+    when a latent comes without its clip (a .npy file, an interpolation, an edit)."""
+    voiced, midi = latent_pitch(model, latent)
+    return np.where(voiced > 0.5, 440.0 * 2.0 ** ((np.clip(midi, 0, 127) - 69.0) / 12.0), 0.0).astype(np.float32)
+
+
+def plan_f0(f0: np.ndarray, transpose: float = 0.0, flatten: float | bool | None = None) -> np.ndarray:
+    """The pitch control: keep f0 (Hz per frame), ``transpose`` it by semitones, or ``flatten`` it to
+    one note (True: the clip's median pitch; a number: that MIDI note). Unvoiced frames stay 0."""
+    f0 = np.asarray(f0, dtype=np.float64)
+    if not math.isfinite(transpose) or abs(transpose) > 48:
+        raise ValueError(f"Transpose must be between -48 and 48 semitones; got {transpose}.")
+    voiced = f0 > 0
+    if flatten is not None and flatten is not False and voiced.any():
+        midi = (float(np.median(69 + 12 * np.log2(f0[voiced] / 440.0))) if flatten is True else float(flatten))
+        if not 0 <= midi <= 127:
+            raise ValueError(f"Flatten needs a MIDI note from 0 to 127; got {midi:g}.")
+        f0 = np.where(voiced, 440.0 * 2.0 ** ((midi - 69) / 12), 0.0)
+    out = np.where(voiced, f0 * 2.0 ** (transpose / 12.0), 0.0)
+    return out.astype(np.float32)
+
+
 def decode(model, latents, *, temperature: float = 1.0, seed: int | Sequence[int] = 0, method: str | None = None,
-           progress: Callable[[int, int], None] | None = None, cancel: Callable[[], bool] | None = None) -> np.ndarray:
+           progress: Callable[[int, int], None] | None = None, cancel: Callable[[], bool] | None = None,
+           f0=None) -> np.ndarray:
     """Latent(s) → audio float32.
 
     ``latents``: one (frames, dims) array → audio (frames·hop,); a list / (B, frames, dims)
     array of equal length → (B, frames·hop), decoded in one batched call. ``seed``: one int
     (every stream uses it, so streams differ only by their latents) or one per stream.
+    ``f0`` (decoders with an excitation): Hz per latent frame — one (frames,) array for every
+    stream or one per stream; None reads it from each latent's pitch probe (``latent_f0``).
     """
     from .generate import ModelInputs, generate
     model = _check_model(model)
@@ -352,16 +398,39 @@ def decode(model, latents, *, temperature: float = 1.0, seed: int | Sequence[int
     if len({z.shape[0] for z in batch}) != 1:
         raise ValueError("Latents decoded together must have the same number of frames; align them with interpolate().")
     local = torch.from_numpy(np.stack(batch).transpose(0, 2, 1).copy())
-    n_samples = local.shape[-1] * model.config.hop_length
+    n_frames = local.shape[-1]
+    n_samples = n_frames * model.config.hop_length
+    inputs = ModelInputs(n_samples, local_cond=local)
+    if model.decoder.config.excitation_dim:
+        if f0 is None:
+            f0s = [latent_f0(model, z) for z in batch]
+        elif isinstance(f0, np.ndarray) and f0.ndim == 1:
+            f0s = [f0] * len(batch)
+        else:
+            f0s = list(f0)
+        if len(f0s) != len(batch):
+            raise ValueError(f"Got {len(f0s)} pitch contours for {len(batch)} latents.")
+        fit = [np.pad(np.nan_to_num(np.asarray(f, dtype=np.float32))[:n_frames], (0, max(0, n_frames - len(f))))
+               for f in f0s]
+        inputs.f0_hz = torch.from_numpy(np.stack(fit))
     seeds = [int(s) for s in seed] if isinstance(seed, (list, tuple, np.ndarray)) else [int(seed)] * len(batch)
-    audio = generate(model.decoder, ModelInputs(n_samples, local_cond=local), temperature=temperature, seed=seeds,
+    audio = generate(model.decoder, inputs, temperature=temperature, seed=seeds,
                      batch=len(batch), method=method or default_method(), progress=progress, cancel=cancel)
     return audio[0] if single else audio
 
 
-def reconstruct(model, audio: np.ndarray, **decode_kwargs) -> np.ndarray:
-    """Encode then decode one clip; the result has ceil(len / hop)·hop samples."""
-    return decode(model, encode(model, audio), **decode_kwargs)
+def reconstruct(model, audio: np.ndarray, *, transpose: float = 0.0, flatten: float | bool | None = None,
+                **decode_kwargs) -> np.ndarray:
+    """Encode then decode one clip; the result has ceil(len / hop)·hop samples. With an excitation
+    decoder the clip's own pitch track drives it — kept, ``transpose``d (semitones) or ``flatten``ed
+    (see ``plan_f0``); without one, pitch comes from the latent and these must stay at their defaults."""
+    z = encode(model, audio)
+    if model.decoder.config.excitation_dim:
+        decode_kwargs["f0"] = plan_f0(clip_f0(model, audio), transpose, flatten)
+    elif transpose or (flatten is not None and flatten is not False):
+        raise ValueError("This autoencoder takes its pitch from the latent (no excitation); "
+                         "transpose or flatten needs a pitch-aware autoencoder.")
+    return decode(model, z, **decode_kwargs)
 
 
 # ---- PCA and edits --------------------------------------------------------------------------
@@ -491,11 +560,35 @@ def interpolate(z_a: np.ndarray, z_b: np.ndarray, alpha, pad: np.ndarray | None 
     return out[0] if np.ndim(alpha) == 0 else out
 
 
-def morph(model, audio_a: np.ndarray, audio_b: np.ndarray, alphas: Sequence[float], **decode_kwargs) -> np.ndarray:
+def blend_f0(f0_a: np.ndarray, f0_b: np.ndarray, alpha: float) -> np.ndarray:
+    """Pitch between two contours (Hz per frame, same length): log-frequency interpolation where both
+    are voiced; elsewhere the contour of the nearer clip (a for α < ½, else b), voicing included."""
+    a, b = np.asarray(f0_a, dtype=np.float64), np.asarray(f0_b, dtype=np.float64)
+    both = (a > 0) & (b > 0)
+    out = a if alpha < 0.5 else b
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mix = np.exp((1 - alpha) * np.log(np.maximum(a, 1e-9)) + alpha * np.log(np.maximum(b, 1e-9)))
+    return np.where(both, mix, out).astype(np.float32)
+
+
+MORPH_PITCH = ("a", "b", "blend")
+
+
+def morph(model, audio_a: np.ndarray, audio_b: np.ndarray, alphas: Sequence[float], pitch: str = "a",
+          **decode_kwargs) -> np.ndarray:
     """Encode two clips, interpolate (shorter padded with the silence code), decode every α in one
-    batched call → (len(alphas), frames·hop)."""
+    batched call → (len(alphas), frames·hop). With an excitation decoder the pitch follows clip
+    ``"a"``, clip ``"b"`` or a ``"blend"`` of the two (``blend_f0``) while the timbre moves."""
+    if pitch not in MORPH_PITCH:
+        raise ValueError(f"Morph pitch must be one of {', '.join(MORPH_PITCH)}; got {pitch!r}.")
     z_a, z_b = encode(model, audio_a), encode(model, audio_b)
-    return decode(model, interpolate(z_a, z_b, list(alphas), pad=silence_latent(model)), **decode_kwargs)
+    zs = interpolate(z_a, z_b, list(alphas), pad=silence_latent(model))
+    if model.decoder.config.excitation_dim:
+        n = zs.shape[1]
+        f_a, f_b = (np.pad(f, (0, n - len(f))) for f in (clip_f0(model, audio_a), clip_f0(model, audio_b)))
+        choice = {"a": lambda t: f_a, "b": lambda t: f_b, "blend": lambda t: blend_f0(f_a, f_b, t)}[pitch]
+        decode_kwargs["f0"] = [choice(float(t)) for t in alphas]
+    return decode(model, zs, **decode_kwargs)
 
 
 # ---- .npy latents ---------------------------------------------------------------------------

@@ -146,6 +146,8 @@ _DECODER: dict[str, _Spec] = {
     "hop_length": _SCALE,
     "upsample_scales": ("ints", 1, 65536),
     "upsample_channels": _CHANNELS,
+    "excitation": ("choice", 0, 0),
+    "excitation_harmonics": ("int", 1, 64),
 }
 _CONFIG_SPECS: dict[str, dict[str, _Spec]] = {
     "wavenet": {
@@ -158,8 +160,6 @@ _CONFIG_SPECS: dict[str, dict[str, _Spec]] = {
         "context_layers": ("int", 0, 16),
         "context_hop": _SCALE,
         "context_channels": _CHANNELS,
-        "excitation": ("choice", 0, 0),
-        "excitation_harmonics": ("int", 1, 64),
         "instrument_names": ("names", 0, 1024),
     },
     "autoencoder": {

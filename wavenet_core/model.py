@@ -275,6 +275,14 @@ class WaveNet(nn.Module):
         return sum(p.numel() for p in self.parameters())
 
     # ---- conditioning --------------------------------------------------------------------
+    def cond_blocks(self) -> list[tuple[str, int]]:
+        """The per-sample conditioning's column blocks in order, as ``conditioning`` concatenates them."""
+        cfg = self.config
+        blocks = [("local", cfg.upsample_channels if cfg.local_dim else 0), ("excitation", cfg.excitation_dim),
+                  ("context", cfg.context_channels if cfg.context_layers else 0),
+                  ("instrument", cfg.instrument_embed_dim if cfg.n_instruments else 0), ("global", cfg.global_dim)]
+        return [(name, width) for name, width in blocks if width]
+
     def global_vector(self, batch: int, instrument=None, global_cond=None, device=None) -> torch.Tensor | None:
         """(batch, global_cond_dim) vector broadcast over time, or None without global conditioning."""
         cfg = self.config

@@ -56,10 +56,10 @@ def _edits(model, z, args):
     return edit(model, z, offsets=offsets, scales=scales) if offsets or scales else z
 
 
-def _decode(model, latents, args):
+def _decode(model, latents, args, f0=None):
     from ..autoencoder import decode
     return decode(model, latents, temperature=args.temperature, seed=args.seed,
-                  method="reference" if args.reference else None, progress=progress_bar("decode"))
+                  method="reference" if args.reference else None, progress=progress_bar("decode"), f0=f0)
 
 
 # ---- encode ---------------------------------------------------------------------------------
@@ -103,17 +103,43 @@ def cmd_decode(args):
 def _reconstruct_args(p):
     p.add_argument("input", help="audio file to encode and decode again")
     p.add_argument("--out", default="out.wav")
+    p.add_argument("--transpose", type=float, default=0.0, metavar="SEMITONES",
+                   help="pitch-aware autoencoders: move the clip's own pitch by this many semitones (exact, "
+                        "through the decoder's excitation), e.g. --transpose 7")
+    p.add_argument("--flatten", nargs="?", const="median", default=None, metavar="NOTE",
+                   help="pitch-aware autoencoders: hold one note (the clip's median pitch, or NOTE such as A3)")
     _common(p)
     _input_args(p)
 
 
-@command("reconstruct", "encode a clip and decode it again (optionally edited with --offset/--scale)", _reconstruct_args)
+def _flatten(value: str | None):
+    if value is None:
+        return None
+    if value == "median":
+        return True
+    from ..conditioning import parse_note
+    try:
+        return parse_note(value)
+    except ValueError as e:
+        raise ValueError(f"--flatten: {e}.") from None
+
+
+@command("reconstruct", "encode a clip and decode it again (optionally edited with --offset/--scale, "
+                        "transposed with --transpose or held on one note with --flatten)", _reconstruct_args)
 def cmd_reconstruct(args):
     from ..audio_io import write_wav
-    from ..autoencoder import encode
+    from ..autoencoder import clip_f0, encode, plan_f0
     model = _load(args)
-    z = _edits(model, encode(model, _read(model, args.input, args.truncate)), args)
-    audio = _decode(model, z, args)
+    clip = _read(model, args.input, args.truncate)
+    z = _edits(model, encode(model, clip), args)
+    flatten = _flatten(args.flatten)
+    f0 = None
+    if model.decoder.config.excitation_dim:
+        f0 = plan_f0(clip_f0(model, clip), args.transpose, flatten)
+    elif args.transpose or flatten is not None:
+        raise ValueError(f"{args.model} takes its pitch from the latent (no excitation); --transpose and --flatten "
+                         "need a pitch-aware autoencoder such as the shipped `autoencoder`.")
+    audio = _decode(model, z, args, f0=f0)
     write_wav(args.out, audio, model.config.sample_rate)
     print(f"wrote {args.out} ({len(audio) / model.config.sample_rate:.2f} s, seed {args.seed})")
 
@@ -124,6 +150,8 @@ def _interpolate_args(p):
     p.add_argument("b", help="second clip (α = 1)")
     p.add_argument("--alpha", type=float, nargs="+", default=[0.25, 0.5, 0.75], help="mix values, 0 = a, 1 = b")
     p.add_argument("--out-dir", default="morph", help="folder for alpha-<α>.wav files")
+    p.add_argument("--pitch", choices=["a", "b", "blend"], default="a",
+                   help="pitch-aware autoencoders: the morph keeps clip a's pitch, b's, or a blend of the two")
     _common(p)
     _input_args(p)
 
@@ -136,10 +164,18 @@ def cmd_interpolate(args):
     for a in args.alpha:
         if not -1.0 <= a <= 2.0:
             raise ValueError(f"--alpha {a} is out of range; use values from 0 (first clip) to 1 (second clip).")
-    z_a = encode(model, _read(model, args.a, args.truncate))
-    z_b = encode(model, _read(model, args.b, args.truncate))
+    a_clip, b_clip = _read(model, args.a, args.truncate), _read(model, args.b, args.truncate)
+    z_a, z_b = encode(model, a_clip), encode(model, b_clip)
     mixes = [_edits(model, z, args) for z in interpolate(z_a, z_b, list(args.alpha), pad=silence_latent(model))]
-    audio = _decode(model, mixes, args)
+    f0 = None
+    if model.decoder.config.excitation_dim:
+        import numpy as np
+
+        from ..autoencoder import blend_f0, clip_f0
+        n = len(mixes[0])
+        f_a, f_b = (np.pad(f, (0, n - len(f))) for f in (clip_f0(model, a_clip), clip_f0(model, b_clip)))
+        f0 = [f_a if args.pitch == "a" else f_b if args.pitch == "b" else blend_f0(f_a, f_b, t) for t in args.alpha]
+    audio = _decode(model, mixes, args, f0=f0)
     out = Path(args.out_dir)
     for a, clip in zip(args.alpha, audio):
         path = out / f"alpha-{a:g}.wav"

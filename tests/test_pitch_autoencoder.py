@@ -1,0 +1,137 @@
+"""The pitch-aware autoencoder: the clip's own f0 drives the decoder's excitation (keep, transpose,
+flatten, morph), and warm starts that add the excitation to a trained model."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from wavenet_core import WaveNet, preset_config
+from wavenet_core import autoencoder as ae
+from wavenet_core.checkpoint import save_model
+from wavenet_core.data import NoteCorpus
+from wavenet_core.model import WaveNetConfig
+from wavenet_core.warmstart import warm_start
+
+
+def tiny_ae(excitation: str = "sine", seed: int = 0) -> ae.WaveNetAutoencoder:
+    torch.manual_seed(seed)
+    return ae.WaveNetAutoencoder(ae.autoencoder_config("tiny", excitation=excitation)).eval()
+
+
+@pytest.fixture(scope="module")
+def clip() -> np.ndarray:
+    return NoteCorpus(size=6, seconds=0.5, phrase_share=0.0).example(3).audio      # a clarinet note
+
+
+def test_plan_f0_keeps_transposes_and_flattens():
+    f0 = np.array([0, 220, 233.08, 0, 246.94], dtype=np.float32)
+    np.testing.assert_allclose(ae.plan_f0(f0, transpose=12), f0 * 2, rtol=1e-6)
+    np.testing.assert_allclose(ae.plan_f0(f0, transpose=-7)[1], 220 * 2 ** (-7 / 12), rtol=1e-6)
+    flat = ae.plan_f0(f0, flatten=True)
+    assert flat[0] == 0 and flat[3] == 0 and np.allclose(flat[[1, 2, 4]], 233.08, rtol=1e-4)
+    np.testing.assert_allclose(ae.plan_f0(f0, flatten=57.0)[[1, 2, 4]], 220.0, rtol=1e-6)
+    with pytest.raises(ValueError, match="Transpose"):
+        ae.plan_f0(f0, transpose=60)
+
+
+def test_blend_f0_interpolates_in_log_frequency():
+    a, b = np.array([220.0, 220.0, 0.0]), np.array([440.0, 0.0, 330.0])
+    np.testing.assert_allclose(ae.blend_f0(a, b, 0.5)[0], 311.127, rtol=1e-4)   # the geometric mean
+    assert ae.blend_f0(a, b, 0.0).tolist() == pytest.approx(a.tolist())
+    assert ae.blend_f0(a, b, 1.0).tolist() == pytest.approx(b.tolist())
+
+
+def test_clip_f0_reads_the_clips_pitch(clip):
+    model = tiny_ae()
+    f0 = ae.clip_f0(model, clip)
+    assert len(f0) == len(ae.encode(model, clip))            # one value per latent frame
+    voiced = f0[f0 > 0]
+    label = NoteCorpus(size=6, seconds=0.5, phrase_share=0.0).example(3).f0
+    want = np.median(label[label > 0])
+    assert len(voiced) >= len(f0) // 2
+    assert abs(1200 * np.log2(np.median(voiced) / want)) < 50
+
+
+def test_transpose_moves_the_excitation_exactly(clip, monkeypatch):
+    """reconstruct() hands the decoder the clip's f0 times 2^(k/12): check what reaches generate()."""
+    model = tiny_ae()
+    seen = []
+    real = ae.decode
+
+    def spy(m, z, **kw):
+        seen.append(kw.get("f0"))
+        return real(m, z, **kw)
+    monkeypatch.setattr(ae, "decode", spy)
+    kept = ae.reconstruct(model, clip, seed=1)
+    up = ae.reconstruct(model, clip, seed=1, transpose=7)
+    base = ae.clip_f0(model, clip)
+    np.testing.assert_allclose(seen[0], base, rtol=1e-6)
+    np.testing.assert_allclose(seen[1], base * 2 ** (7 / 12), rtol=1e-6)
+    assert kept.shape == up.shape and not np.array_equal(kept, up)   # the excitation reaches the audio
+
+
+def test_without_excitation_pitch_controls_are_refused(clip):
+    with pytest.raises(ValueError, match="pitch-aware"):
+        ae.reconstruct(tiny_ae("none"), clip, transpose=3)
+
+
+def test_decode_without_f0_reads_the_pitch_probe(clip):
+    model = tiny_ae()
+    z = ae.encode(model, clip)
+    probe = ae.latent_f0(model, z)
+    np.testing.assert_array_equal(ae.decode(model, z, seed=2), ae.decode(model, z, seed=2, f0=probe))
+
+
+def test_morph_pitch_follows_the_chosen_clip(clip, monkeypatch):
+    model = tiny_ae()
+    other = NoteCorpus(size=6, seconds=0.5, phrase_share=0.0).example(5).audio
+    seen = []
+    real = ae.decode
+    monkeypatch.setattr(ae, "decode", lambda m, z, **kw: (seen.append(kw["f0"]), real(m, z, **kw))[1])
+    ae.morph(model, clip, other, [0.0, 1.0], pitch="a")
+    ae.morph(model, clip, other, [0.0, 1.0], pitch="b")
+    f_a, f_b = ae.clip_f0(model, clip), ae.clip_f0(model, other)
+    np.testing.assert_array_equal(seen[0][1][: len(f_a)], f_a)
+    np.testing.assert_array_equal(seen[1][0][: len(f_b)], f_b)
+    with pytest.raises(ValueError, match="Morph pitch"):
+        ae.morph(model, clip, other, [0.5], pitch="c")
+
+
+def test_warm_start_adds_the_excitation_without_changing_the_output():
+    torch.manual_seed(0)
+    old = WaveNet(preset_config("tiny", local_dim=6, n_instruments=3, global_dim=2)).eval()
+    new = WaveNet(WaveNetConfig.from_dict({**old.config.to_dict(), "excitation": "sine"})).eval()
+    report = warm_start(new, old)
+    assert len(report["widened"]) == old.config.n_layers and not report["skipped"]
+    x = torch.randint(0, 256, (2, 500))
+    kw = dict(instrument=torch.tensor([0, 2]), global_cond=torch.randn(2, 2), local_cond=torch.randn(2, 6, 5))
+    with torch.no_grad():
+        assert torch.equal(old(x, **kw), new(x, **kw, f0=torch.full((2, 5), 220.0)))
+    # the excitation's columns start at zero, the others are the old model's
+    w_new, w_old = new.layers[0].cond.weight, old.layers[0].cond.weight
+    assert torch.all(w_new[:, 8:16] == 0) and torch.equal(w_new[:, :8], w_old[:, :8])
+    assert torch.equal(w_new[:, 16:], w_old[:, 8:])
+
+
+def test_cli_reconstruct_transpose(tmp_path, clip):
+    model = tiny_ae()
+    save_model(model, tmp_path / "ae.safetensors")
+    sf.write(tmp_path / "clip.wav", clip, 16000)
+    out = tmp_path / "up.wav"
+    r = subprocess.run([sys.executable, "-m", "wavenet_core", "reconstruct", str(tmp_path / "clip.wav"), "--model",
+                        str(tmp_path / "ae.safetensors"), "--transpose", "7", "--out", str(out)],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    audio, sr = sf.read(out)
+    assert sr == 16000 and len(audio) >= len(clip)
+    save_model(tiny_ae("none"), tmp_path / "plain.safetensors")
+    r = subprocess.run([sys.executable, "-m", "wavenet_core", "reconstruct", str(tmp_path / "clip.wav"), "--model",
+                        str(tmp_path / "plain.safetensors"), "--flatten", "A3", "--out", str(tmp_path / "x.wav")],
+                       capture_output=True, text=True)
+    assert r.returncode == 2 and "pitch-aware" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "x.wav").exists()
