@@ -39,7 +39,8 @@ LOG_FIELDS = ["step", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "s
 @dataclass
 class TrainConfig:
     out: str = "runs/notes"
-    data: str = "corpus"                # "corpus" or a folder of audio files
+    data: str = "corpus"                # "corpus", "soundfont" (sampled GM instruments) or a folder of audio files
+    soundfont: str = ""                 # --data soundfont: a GM .sf2 file; "" = pretty_midi's TimGM6mb.sf2
     model_type: str = "wavenet"         # "wavenet" or "autoencoder"
     preset: str = "default"
     steps: int = 2000
@@ -52,6 +53,7 @@ class TrainConfig:
     seed: int = 0
     cond_dropout: float = 0.15          # per control, so the model also generates with it left free
     free_share: float = 0.1             # share of examples with every control free at once (sampling, guidance)
+    init_from: str = ""                 # a model name or checkpoint to warm-start from (wavenet_core.warmstart)
     precision: str = "fp32"             # "fp32", "bf16" (autocast) or "auto": bf16 on a CPU with AVX-512 BF16
     checkpoint_every: int = 250
     val_every: int = 100
@@ -157,6 +159,12 @@ def load_examples(cfg: TrainConfig, hop: int, log=print) -> tuple[list[Example],
         corpus = NoteCorpus(sample_rate=cfg.sample_rate, hop_length=hop, seed=cfg.seed, size=cfg.corpus_size,
                             seconds=cfg.corpus_seconds)
         return list(corpus), list(INSTRUMENTS)
+    if cfg.data == "soundfont":
+        from .data.soundfont import SoundFontCorpus
+        sfc = SoundFontCorpus(cfg.soundfont or None, sample_rate=cfg.sample_rate, hop_length=hop, seed=cfg.seed,
+                              size=cfg.corpus_size, seconds=cfg.corpus_seconds)
+        log(f"SoundFont corpus: {len(sfc)} clips of {len(sfc.instrument_names)} instruments from {sfc.renderer.path}")
+        return list(sfc), list(sfc.instrument_names)
     from .data.folder import load_folder
     examples, report = load_folder(cfg.data, cfg.sample_rate, hop, min_samples=cfg.segment)
     log(report.summary())
@@ -290,6 +298,13 @@ def train(cfg: TrainConfig, resume: bool = False, log=print, progress: bool = Tr
     n_inst = getattr(model.config, "n_instruments", 0)
     data = TrainingData(examples, hop, cfg.segment, n_inst, cfg.cond_dropout, cfg.free_share,
                         history=model.config.receptive_field)
+    if cfg.init_from and not resume:
+        from .checkpoint import load_model
+        from .warmstart import warm_start
+        report = warm_start(model, load_model(cfg.init_from))
+        log(f"warm start from {cfg.init_from}: {len(report['copied'])} tensors copied, {len(report['widened'])} widened "
+            f"(new inputs start at zero), {len(report['skipped'])} left as initialised")
+        model.to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
 
     start = 0
@@ -493,7 +508,10 @@ def _write_log(out: Path, rows: list[dict]) -> None:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     d = TrainConfig()
-    p.add_argument("--data", default=d.data, help="'corpus' (built-in synthetic notes) or a folder of audio files")
+    p.add_argument("--data", default=d.data, help="'corpus' (built-in synthetic notes), 'soundfont' (sampled GM "
+                                                  "instruments) or a folder of audio files")
+    p.add_argument("--soundfont", default=d.soundfont, metavar="PATH",
+                   help="with --data soundfont: a General MIDI .sf2 (default: TimGM6mb.sf2 from pretty_midi)")
     p.add_argument("--out", default=d.out, help="run folder: model.safetensors, trainer state, log.csv, curves.png")
     p.add_argument("--model-type", default=d.model_type, choices=["wavenet", "autoencoder"])
     p.add_argument("--preset", default=d.preset, help="tiny (seconds, for tests) or default (about an hour on 2 cores)")
@@ -507,6 +525,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-minutes", type=float, default=d.max_minutes,
                    help="fit the run into this many minutes: after 150 steps the step count (and the cosine "
                         "schedule) is set from the measured speed; --steps stays the upper bound")
+    p.add_argument("--init-from", default=d.init_from, metavar="MODEL",
+                   help="warm-start from this model (name or .safetensors): weights copied where they fit, "
+                        "new conditioning inputs (e.g. the excitation) start at zero")
     p.add_argument("--resume", action="store_true", help="continue exactly from the run folder's last checkpoint")
     p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                    help="override a model config field, e.g. --set residual_channels=48 (JSON values)")
