@@ -135,3 +135,39 @@ def test_cli_reconstruct_transpose(tmp_path, clip):
                        capture_output=True, text=True)
     assert r.returncode == 2 and "pitch-aware" in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "x.wav").exists()
+
+
+def test_steering_holds_the_pitch_and_reports_what_moved(clip, monkeypatch):
+    """Every candidate decodes with the one held pitch contour; the result lists untargeted
+    properties (pitch, voicing, noisiness) with start, final and whether they moved."""
+    from wavenet_core import steering
+
+    model = tiny_ae()
+    ae.fit_pca(model, [clip])
+    z = ae.encode(model, clip)
+    f0 = ae.clip_f0(model, clip)
+    seen = []
+    real = ae.decode
+
+    def spy(m, zs, **kw):
+        seen.append(kw["f0"])
+        return real(m, zs, **kw)
+    monkeypatch.setattr(steering, "decode", spy)
+    r = steering.steer(model, z, ["brightness=5000..6000"], budget=4, population=3, seed=0, f0=f0)
+    assert seen and all(np.array_equal(f, f0) for call in seen for f in call)
+    assert set(r.moved) == {"pitch", "voiced_fraction", "noisiness"}
+    for m in r.moved.values():
+        assert set(m) == {"start", "final", "tolerance", "moved"}
+    d = r.to_dict()
+    assert d["moved_untargeted"] == [k for k, m in r.moved.items() if m["moved"]]
+    assert "pitch" not in steering.steer(model, z, ["pitch=50..70"], budget=2, seed=0, f0=f0).moved
+
+
+def test_held_properties_tolerances():
+    from wavenet_core.steering import held_properties
+    start = {"pitch": 60.0, "voiced_fraction": 0.9, "noisiness": 0.01}
+    same = held_properties(start, {"pitch": 60.3, "voiced_fraction": 0.85, "noisiness": 0.05}, [])
+    assert not any(m["moved"] for m in same.values())
+    moved = held_properties(start, {"pitch": 69.0, "voiced_fraction": 0.2, "noisiness": 0.3}, [])
+    assert all(m["moved"] for m in moved.values())
+    assert held_properties(start, {"pitch": None, "voiced_fraction": 0.9, "noisiness": 0.01}, [])["pitch"]["moved"]

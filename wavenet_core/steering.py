@@ -24,6 +24,13 @@ Method (derivative-free; every score is measured on real decoded audio, never on
   The search stops as soon as the best code meets every target, so among codes that do it keeps
   the closest one it found.
 
+Pitch-aware autoencoders (a decoder excitation): every candidate decodes with the *same* pitch
+contour — the clip's own (``f0``, e.g. ``autoencoder.clip_f0``) or, without it, what the start
+code's pitch probe reads — so steering timbre and level cannot move the pitch. Whatever the
+search was not asked to change is reported: ``SteerResult.moved`` compares the start and the
+final audio on pitch (50 cents), voicing (0.1) and noisiness (0.05) — the properties in
+``HELD`` not named by a target — and says which moved past its tolerance.
+
 Budget: ``budget`` decodes (each decoded candidate counts one, the start included) and/or
 ``max_seconds`` of wall time (checked between generations, so one generation may run past it).
 With no time limit the result is a pure function of (model, latent, targets, seed, options).
@@ -42,7 +49,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .autoencoder import _check_model, check_latent, decode, principal_directions
+from .autoencoder import _check_model, check_latent, decode, latent_f0, principal_directions
 from .descriptors import describe
 from .sampling import Target, distance_to_targets, failed_targets, parse_targets
 
@@ -50,6 +57,8 @@ from .sampling import Target, distance_to_targets, failed_targets, parse_targets
 STEERABLE: tuple[str, ...] = ("pitch", "loudness", "brightness", "noisiness", "voiced_fraction", "onset_rate",
                               "sounding_seconds")
 PITCHED = ("pitch", "voiced_fraction")
+# untargeted properties a result reports on: name -> tolerance (pitch in semitones)
+HELD: dict[str, float] = {"pitch": 0.5, "voiced_fraction": 0.1, "noisiness": 0.05}
 GROW, SHRINK, MAX_STEP, MIN_STEP = 1.5, 0.6, 4.0, 0.05
 
 
@@ -90,6 +99,12 @@ class SteerResult:
     seed: int = 0
     directions: int = 0
     sample_rate: int = 16000
+    moved: dict = field(default_factory=dict)   # untargeted property -> {start, final, tolerance, moved}
+
+    @property
+    def moved_untargeted(self) -> list[str]:
+        """Properties the search was not asked to change that moved past their tolerance."""
+        return [name for name, m in self.moved.items() if m["moved"]]
 
     @property
     def closest(self) -> bool:
@@ -107,6 +122,7 @@ class SteerResult:
                 "descriptors": self.descriptors, "start_descriptors": self.start_descriptors,
                 "decodes": self.decodes, "budget": self.budget, "seconds": round(self.seconds, 3),
                 "stopped": self.stopped, "seed": self.seed, "directions": self.directions,
+                "moved": self.moved, "moved_untargeted": self.moved_untargeted,
                 "frames": int(self.latent.shape[0]), "sample_rate": self.sample_rate,
                 "path": [s.to_dict() for s in self.path],
                 "candidates": [{"step": s, "latent_distance": d, "distance": g} for s, d, g in self.candidates]}
@@ -131,11 +147,25 @@ def _measure(audio: np.ndarray, sample_rate: int, pitch: bool) -> dict:
     return {k: (None if v is None else float(v)) for k, v in d.items()}
 
 
+def held_properties(start: dict, final: dict, targets: Sequence[Target]) -> dict:
+    """Start vs final on the ``HELD`` properties that no target names: {name: {start, final,
+    tolerance, moved}}; a pitch found in one clip and not the other counts as moved."""
+    named = {t.name for t in targets}
+    out = {}
+    for name, tol in HELD.items():
+        if name in named:
+            continue
+        a, b = start.get(name), final.get(name)
+        moved = (a is None) != (b is None) or (a is not None and abs(float(b) - float(a)) > tol)
+        out[name] = {"start": a, "final": b, "tolerance": tol, "moved": bool(moved)}
+    return out
+
+
 def steer(model, latent: np.ndarray, targets: Sequence[str | Target], *, budget: int = 32,
           max_seconds: float | None = None, seed: int = 0, population: int = 8, directions: int = 4,
           step: float = 1.0, penalty: float = 0.05, temperature: float = 1.0, method: str | None = None,
           progress: Callable[[int, int], None] | None = None,
-          cancel: Callable[[], bool] | None = None) -> SteerResult:
+          cancel: Callable[[], bool] | None = None, f0: np.ndarray | None = None) -> SteerResult:
     """Search the PCA span around ``latent`` for a code whose decoded audio meets ``targets``.
 
     ``budget``: decodes at most (≥ 2: the start plus one candidate); ``max_seconds``: wall-time
@@ -144,7 +174,9 @@ def steer(model, latent: np.ndarray, targets: Sequence[str | Target], *, budget:
     in corpus std; ``penalty``: score per std moved; ``progress(decodes_used, budget)`` after
     every generation; ``cancel()`` → True stops (see the module notes). Decoding uses sampling
     seed ``seed`` for every candidate, so the final audio is reproduced by
-    ``decode(model, result.latent, seed=seed, temperature=temperature)``.
+    ``decode(model, result.latent, seed=seed, temperature=temperature, f0=<the same f0>)``.
+    ``f0`` (pitch-aware autoencoders): the pitch every candidate is decoded with (Hz per latent
+    frame); None holds what the start code's pitch probe reads.
     """
     from .generate import Cancelled
 
@@ -168,6 +200,9 @@ def steer(model, latent: np.ndarray, targets: Sequence[str | Target], *, budget:
     rng = np.random.default_rng(seed)
     t0 = time.perf_counter()
     used = 0
+    held_f0 = None
+    if model.decoder.config.excitation_dim:          # one pitch for every candidate: steering cannot move it
+        held_f0 = latent_f0(model, z0.astype(np.float32)) if f0 is None else np.asarray(f0, dtype=np.float32)
 
     def latent_of(c: np.ndarray) -> np.ndarray:
         return (z0 + c @ basis).astype(np.float32)
@@ -175,7 +210,7 @@ def steer(model, latent: np.ndarray, targets: Sequence[str | Target], *, budget:
     def run(cs: list[np.ndarray]) -> list[tuple[np.ndarray, dict, float]]:
         nonlocal used
         audio = decode(model, [latent_of(c) for c in cs], temperature=temperature, seed=seed, method=method,
-                       cancel=cancel)
+                       cancel=cancel, f0=None if held_f0 is None else [held_f0] * len(cs))
         used += len(cs)
         out = []
         for c, a in zip(cs, audio):
@@ -232,10 +267,12 @@ def steer(model, latent: np.ndarray, targets: Sequence[str | Target], *, budget:
         if best[2] == 0:
             stopped = "met"
     audio, desc, dist = best
+    # What the search was not asked to change, measured with pitch on both ends (2 pYIN runs).
+    moved = held_properties(_measure(start_audio, sr, True), _measure(audio, sr, True), targets)
     return SteerResult(targets=targets, met=dist == 0, distance=dist, start_distance=start_dist,
                        latent_distance=float(np.linalg.norm(best_c)), offsets=np.asarray(best_c, dtype=np.float64),
                        latent=latent_of(best_c), audio=np.asarray(audio, dtype=np.float32),
                        start_audio=np.asarray(start_audio, dtype=np.float32), descriptors=desc,
                        start_descriptors=start_desc, path=path, candidates=candidates, decodes=used, budget=budget,
                        seconds=time.perf_counter() - t0, stopped=stopped, seed=int(seed), directions=k,
-                       sample_rate=sr)
+                       sample_rate=sr, moved=moved)

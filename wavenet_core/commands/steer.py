@@ -42,14 +42,19 @@ def cmd_steer(args):
     if not Path(args.input).is_file():
         raise FileNotFoundError(f"{args.input}: no such audio file.")
     model = _load(args)
-    z = encode(model, _read(model, args.input, args.truncate))
+    clip = _read(model, args.input, args.truncate)
+    z = encode(model, clip)
+    f0 = None
+    if model.decoder.config.excitation_dim:           # steer timbre and level at the clip's own pitch
+        from ..autoencoder import clip_f0
+        f0 = clip_f0(model, clip)
 
     def progress(used: int, budget: int) -> None:
         print(f"steer: {used}/{budget} decodes", file=sys.stderr)
 
     result = steer(model, z, targets, budget=args.budget, max_seconds=args.seconds, seed=args.seed,
                    population=args.population, directions=args.directions, temperature=args.temperature,
-                   progress=progress)
+                   progress=progress, f0=f0)
     out = Path(args.out)
     report = Path(args.report) if args.report else out.with_suffix(".json")
     if report.resolve() == out.resolve():
@@ -61,3 +66,6 @@ def cmd_steer(args):
                                                   f"(start {result.start_distance:.3f}): {'; '.join(result.failed)}")
     print(f"wrote {out} and {report}: {state}; moved {result.latent_distance:.2f} std in {result.decodes} decodes "
           f"({result.stopped})")
+    for name in result.moved_untargeted:
+        m = result.moved[name]
+        print(f"note: {name} moved though not targeted: {m['start']} -> {m['final']} (tolerance {m['tolerance']:g})")
