@@ -15,6 +15,10 @@ extras=""
 [ "$what" = "test" ] && extras="[test]"
 # torch>=2.4,<2.14 in pyproject resolves to the CPU wheel on this machine's disk.
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".${extras}"
+# The SoundFont synthesiser for `--data soundfont` (a self-contained wheel). --no-deps: it declares
+# pyaudio, which only its live playback uses and which needs PortAudio's headers to build.
+.venv/bin/python -c "import importlib.metadata as m; assert m.version('tinysoundfont') == '0.3.7'" 2>/dev/null \
+  || .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps "tinysoundfont==0.3.7"
 
 export GRADIO_ANALYTICS_ENABLED=False HF_HUB_OFFLINE=1 MPLBACKEND=Agg
 case "$what" in
