@@ -31,8 +31,7 @@ def _number(page, elem_id: str, value: float) -> None:
 
 
 def conditioning(page) -> None:
-    _number(page, "duration", 1.0)
-    _number(page, "pitch-slider", 64)
+    _number(page, "duration", 1.0)          # the rest as the page opens: the model's first instrument, a held note
     page.click("#generate-conditioning")
     page.wait_for_selector(PLAYER, state="attached")
     page.wait_for_selector("text=of audio generated in")
