@@ -112,3 +112,21 @@ def test_batches_drop_everything_together_and_see_real_history():
     assert 0 <= float(b["phase0"].min()) and float(b["phase0"].max()) < 2 * math.pi
     again = data.batch(seed=0, step=0, batch_size=64)
     assert all(torch.equal(again[k], b[k]) for k in b)   # a pure function of (seed, step)
+
+
+def test_input_noise_corrupts_only_the_past_the_model_reads():
+    corpus = list(NoteCorpus(size=30, seconds=1.0))
+    data = TrainingData(corpus, HOP, 1600, n_instruments=6, cond_dropout=0.0, input_noise=0.5)
+    b = data.batch(seed=1, step=0, batch_size=16)
+    noisy = (b["x_in"] != b["x"]).float().mean(1)
+    assert int((noisy > 0.1).sum()) >= 4 and int((noisy == 0).sum()) >= 1     # some noisy, some clean
+    assert "x_in" not in data.batch(seed=1, step=0, batch_size=16, split="val")  # validation reads the truth
+    torch.manual_seed(0)
+    model = WaveNet(preset_config("tiny", local_dim=6, n_instruments=6)).eval()
+    with torch.no_grad():
+        plain = model(b["x"], instrument=b["instrument"], local_cond=b["local"])
+        same = model(b["x"], instrument=b["instrument"], local_cond=b["local"], x_in=b["x"])
+        read = model(b["x"], instrument=b["instrument"], local_cond=b["local"], x_in=b["x_in"])
+    assert torch.equal(plain, same)
+    clean = noisy == 0
+    assert torch.equal(read[clean], plain[clean]) and not torch.equal(read[~clean], plain[~clean])

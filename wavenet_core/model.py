@@ -351,15 +351,17 @@ class WaveNet(nn.Module):
 
     # ---- forward -------------------------------------------------------------------------
     def forward(self, x: torch.Tensor, instrument=None, global_cond=None, local_cond=None,
-                f0: torch.Tensor | None = None, phase0: torch.Tensor | None = None) -> torch.Tensor:
+                f0: torch.Tensor | None = None, phase0: torch.Tensor | None = None,
+                x_in: torch.Tensor | None = None) -> torch.Tensor:
         """x (batch, time) classes → logits (batch, n_classes, time); logits[..., t] predicts x[..., t].
 
         ``f0`` (batch, frames) Hz and ``phase0`` (batch,) radians drive the excitation (used only when
-        ``config.excitation != "none"``; None = pitch left free)."""
+        ``config.excitation != "none"``; None = pitch left free). ``x_in`` (training only): the past
+        the model reads, when it differs from the targets ``x`` (a noisy copy, see ``train``)."""
         if x.dim() != 2 or x.dtype != torch.long:
             raise ValueError(f"x must be a LongTensor (batch, time) of μ-law classes, got {x.dtype} {tuple(x.shape)}.")
         cond = self.conditioning(x, instrument, global_cond, local_cond, f0=f0, phase0=phase0)
-        shifted = F.pad(x[:, :-1], (1, 0), value=SILENCE_CLASS)
+        shifted = F.pad((x if x_in is None else x_in)[:, :-1], (1, 0), value=SILENCE_CLASS)
         h = self.embed(shifted).transpose(1, 2)
         skips = 0
         for layer in self.layers:

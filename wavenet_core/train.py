@@ -53,6 +53,7 @@ class TrainConfig:
     seed: int = 0
     cond_dropout: float = 0.15          # per control, so the model also generates with it left free
     free_share: float = 0.1             # share of examples with every control free at once (sampling, guidance)
+    input_noise: float = 0.0            # > 0: the past the model reads is noisy, SNR down to 1/this (see TrainingData)
     init_from: str = ""                 # a model name or checkpoint to warm-start from (wavenet_core.warmstart)
     precision: str = "fp32"             # "fp32", "bf16" (autocast) or "auto": bf16 on a CPU with AVX-512 BF16
     checkpoint_every: int = 250
@@ -81,7 +82,7 @@ class TrainingData:
     """
 
     def __init__(self, examples: list[Example], hop: int, segment: int, n_instruments: int, cond_dropout: float,
-                 free_share: float = 0.0, history: int = 0):
+                 free_share: float = 0.0, history: int = 0, input_noise: float = 0.0):
         self.hop = hop
         self.frames = max(1, segment // hop)
         self.segment = self.frames * hop
@@ -89,6 +90,7 @@ class TrainingData:
         self.n_instruments = n_instruments
         self.cond_dropout = cond_dropout
         self.free_share = free_share
+        self.input_noise = input_noise
         usable = [e for e in examples if len(e.audio) >= self.segment]
         if not usable:
             raise ValueError(f"No example is at least one training window ({self.segment} samples) long.")
@@ -127,13 +129,23 @@ class TrainingData:
             free = e.instrument < 0 or drop[b, 0]
             inst.append(self.n_instruments if free else e.instrument)
         audio_t = torch.from_numpy(np.stack(audio))
+        extra = {}
+        if self.input_noise > 0 and split == "train":
+            # The past the model reads is the clip plus white noise at a random SNR (clean for a third
+            # of the examples): the period and level must then come from the conditioning — the
+            # excitation, the loudness — not from a perfect history, which is what generation lacks
+            # once the model's own samples drift. Targets stay clean.
+            scale = rng.uniform(0, self.input_noise, batch_size)[rank::world] * (rng.random(batch_size)[rank::world] > 1 / 3)
+            level = audio_t.std(dim=1, keepdim=True).numpy()
+            noise = rng.standard_normal(audio_t.shape).astype(np.float32) * (scale[:, None] * level).astype(np.float32)
+            extra["x_in"] = mu_law_encode(torch.clamp(audio_t + torch.from_numpy(noise), -1, 1))
         t = torch.arange(audio_t.shape[1])
         mask = (t[None, :] >= torch.tensor(keep)[:, None]).float()
         return {"x": mu_law_encode(audio_t), "audio": audio_t, "local": torch.from_numpy(np.stack(local)),
                 "instrument": torch.tensor(inst, dtype=torch.long),
                 "f0": torch.from_numpy(np.stack(f0s)), "loudness": torch.from_numpy(np.stack(louds)),
                 "cond_f0": torch.from_numpy(np.stack(cond_f0)), "phase0": torch.from_numpy(phase0[rank::world].copy()),
-                "loss_mask": mask}
+                "loss_mask": mask, **extra}
 
 
 def stratified_holdout(examples: list[Example], every: int = 10) -> list[Example]:
@@ -196,7 +208,8 @@ def masked_loss(logits: torch.Tensor, x: torch.Tensor, mask: torch.Tensor | None
 def wavenet_loss(model: WaveNet, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
     excite = model.config.excitation_dim > 0
     logits = model(batch["x"], instrument=batch["instrument"], local_cond=batch["local"],
-                   f0=batch["cond_f0"] if excite else None, phase0=batch["phase0"] if excite else None)
+                   f0=batch["cond_f0"] if excite else None, phase0=batch["phase0"] if excite else None,
+                   x_in=batch.get("x_in"))
     return masked_loss(logits, batch["x"], batch.get("loss_mask"))
 
 
@@ -297,7 +310,7 @@ def train(cfg: TrainConfig, resume: bool = False, log=print, progress: bool = Tr
     model = build_model(cfg, instruments).to(device)
     n_inst = getattr(model.config, "n_instruments", 0)
     data = TrainingData(examples, hop, cfg.segment, n_inst, cfg.cond_dropout, cfg.free_share,
-                        history=model.config.receptive_field)
+                        history=model.config.receptive_field, input_noise=cfg.input_noise)
     if cfg.init_from and not resume:
         from .checkpoint import load_model
         from .warmstart import warm_start
@@ -517,7 +530,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--preset", default=d.preset, help="tiny (seconds, for tests) or default (about an hour on 2 cores)")
     for name in ["steps", "batch_size", "segment", "warmup", "seed", "checkpoint_every", "val_every", "corpus_size", "threads", "sample_rate"]:
         p.add_argument("--" + name.replace("_", "-"), type=int, default=getattr(d, name))
-    for name in ["lr", "weight_decay", "grad_clip", "cond_dropout", "free_share", "corpus_seconds"]:
+    for name in ["lr", "weight_decay", "grad_clip", "cond_dropout", "free_share", "input_noise", "corpus_seconds"]:
         p.add_argument("--" + name.replace("_", "-"), type=float, default=getattr(d, name))
     p.add_argument("--device", default=d.device, help="auto (CUDA when present), cpu or cuda")
     p.add_argument("--precision", default=d.precision, choices=["auto", "fp32", "bf16"],
