@@ -177,3 +177,58 @@ def describe(audio: np.ndarray, sample_rate: int, hop_length: int | None = None,
             out["pitch"] = float(np.median(69 + 12 * np.log2(f0[:m][voiced] / 440.0)))
         out["voiced_fraction"] = float(voiced.sum() / max(1, sounding[:m].sum()))
     return out
+
+
+# ---- per-frame comparison with a reference (evaluation) ------------------------------------------
+def f0_error_semitones(f0_hz: np.ndarray, reference_hz: np.ndarray) -> np.ndarray:
+    """Per-frame signed pitch error in semitones, 12·log2(f0 / reference); NaN where either is ≤ 0
+    (unvoiced or silent). The arrays are compared over their common length."""
+    n = min(len(f0_hz), len(reference_hz))
+    f0 = np.asarray(f0_hz, dtype=np.float64)[:n]
+    ref = np.asarray(reference_hz, dtype=np.float64)[:n]
+    ok = (f0 > 0) & (ref > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(ok, 12 * np.log2(np.where(ok, f0, 1.0) / np.where(ok, ref, 1.0)), np.nan)
+
+
+def pitch_frame_metrics(f0_hz: np.ndarray, reference_hz: np.ndarray, frames: np.ndarray | None = None,
+                        tolerance_cents: float = 50.0) -> dict:
+    """Per-frame pitch accuracy against a reference f0, in the manner of DDSP's ``F0Metrics``
+    (mir_eval's raw pitch accuracy, with the reference's voicing):
+
+    * ``raw_pitch_accuracy`` — share of the reference's voiced frames (optionally only those in the
+      boolean mask ``frames``) whose measured f0 is voiced and within ``tolerance_cents``; a frame the
+      tracker leaves unvoiced is a miss (0..1; None when no frame is evaluated);
+    * ``mean_abs_semitones`` — mean |error| in semitones over the evaluated frames that are tracked
+      (None when none is);
+    * ``median_abs_semitones`` — the median of the same;
+    * ``tracked`` — share of the evaluated frames the tracker calls voiced (0..1);
+    * ``frames`` — number of evaluated frames.
+    """
+    err = f0_error_semitones(f0_hz, reference_hz)
+    n = len(err)
+    sel = np.asarray(reference_hz, dtype=np.float64)[:n] > 0
+    if frames is not None:
+        sel &= np.asarray(frames, dtype=bool)[:n]
+    e = err[sel]
+    tracked = np.isfinite(e)
+    out = {"raw_pitch_accuracy": None, "mean_abs_semitones": None, "median_abs_semitones": None,
+           "tracked": None, "frames": int(sel.sum())}
+    if len(e):
+        out["raw_pitch_accuracy"] = float(np.mean(tracked & (np.abs(np.nan_to_num(e, nan=np.inf)) <= tolerance_cents / 100)))
+        out["tracked"] = float(np.mean(tracked))
+    if tracked.any():
+        out["mean_abs_semitones"] = float(np.mean(np.abs(e[tracked])))
+        out["median_abs_semitones"] = float(np.median(np.abs(e[tracked])))
+    return out
+
+
+def loudness_l1_db(measured_db: np.ndarray, reference_db: np.ndarray, sounding_db: float = SOUNDING_DB) -> float | None:
+    """Mean |measured − reference| frame level in dB over the frames where the reference sounds
+    (reference ≥ ``sounding_db``, default -40 dB); None when none does. Both are per-frame
+    ``frame_loudness_db`` values (dB FS, floor -80 dB)."""
+    n = min(len(measured_db), len(reference_db))
+    m = np.asarray(measured_db, dtype=np.float64)[:n]
+    r = np.asarray(reference_db, dtype=np.float64)[:n]
+    sel = r >= sounding_db
+    return float(np.mean(np.abs(m[sel] - r[sel]))) if sel.any() else None
