@@ -167,3 +167,28 @@ def test_five_step_training_run_on_the_soundfont_corpus(tmp_path):
     assert model.training_info["step"] == 5
     assert tuple(model.config.instrument_names) == INSTRUMENT_NAMES
     assert model.config.n_instruments == len(INSTRUMENT_NAMES)
+
+
+# ---- shipped real recordings (wavenet_core/data/recordings.py) ----------------------------------
+def test_missing_recording_package_is_a_one_line_error(monkeypatch):
+    from wavenet_core.data import recordings
+    monkeypatch.setattr(recordings.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(recordings.RecordingError) as e:
+        recordings.recording_path("melody")
+    assert "pip install --no-deps music21" in str(e.value) and "\n" not in str(e.value)
+    assert recordings.recording_paths() == {}
+    with pytest.raises(ValueError, match="unknown recording"):
+        recordings.recording_path("nope")
+
+
+def test_shipped_recording_is_a_real_monophonic_melody():
+    from wavenet_core.audio_io import load_audio
+    from wavenet_core.data.recordings import RecordingError, recording_path
+    try:
+        path = recording_path("melody")
+    except RecordingError as e:
+        pytest.skip(str(e))
+    audio = load_audio(path, SR)[: 4 * SR]
+    f0 = f0_contour(audio, SR, HOP)
+    midi = hz_to_midi(f0[f0 > 0])
+    assert np.mean(f0 > 0) > 0.25 and 55 < np.median(midi) < 75            # the first 4 s: a rest, then C4, D4
