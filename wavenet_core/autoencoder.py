@@ -234,7 +234,8 @@ class WaveNetAutoencoder(nn.Module):
         excite = self.decoder.config.excitation_dim > 0
         # The excitation gets the clip's own f0 (exact labels in training; a pitch track at run time).
         logits = self.decoder(batch["x"], local_cond=z, f0=batch["f0"] if excite else None,
-                              phase0=batch.get("phase0") if excite else None, x_in=batch.get("x_in"))
+                              phase0=batch.get("phase0") if excite else None, x_in=batch.get("x_in"),
+                              frame_phase=batch.get("frame_phase") if excite else None)
         loss = F.cross_entropy(logits.float(), batch["x"])
         acc = (logits.argmax(1) == batch["x"]).float().mean()
         if self.config.pitch_weight > 0 and "f0" in batch:

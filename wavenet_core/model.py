@@ -52,18 +52,22 @@ def excitation_phase(f0: torch.Tensor, hop: int, sample_rate: int, phase0: torch
 
 
 def sine_excitation(f0: torch.Tensor, harmonics: int, hop: int, sample_rate: int, start: int, length: int,
-                    phase0: torch.Tensor | None = None) -> torch.Tensor:
+                    phase0: torch.Tensor | None = None, frame_phase: torch.Tensor | None = None) -> torch.Tensor:
     """Samples [start, start + length) of the sine excitation: (B, frames) f0 → (B, 2K, length) float32.
 
     Rows 2(k−1), 2(k−1)+1 are sin(kφ), cos(kφ); zero where the frame is unvoiced (f0 ≤ 0) and for
-    harmonics at or above Nyquist. ``phase0`` (B,) is the phase at sample 0 (random in training).
+    harmonics at or above Nyquist. ``phase0`` (B,) is the phase at sample 0. ``frame_phase``
+    (B, frames), training only: the phase at each frame's first sample taken from the audio itself
+    (``Example.phase``) instead of integrating f0, so the excitation is in phase with the target.
     """
     b, n_frames = f0.shape
     t = torch.arange(start, start + length, dtype=torch.float64)
     frame = torch.clamp(torch.div(t, hop, rounding_mode="floor").long(), max=n_frames - 1)
     f0d = f0.double().clamp_min(0)
     f = f0d[:, frame]                                                      # (B, length) Hz
-    phase = excitation_phase(f0d, hop, sample_rate, phase0)[:, frame] + (2 * math.pi / sample_rate) * f * (t - frame * hop)
+    start_phase = (excitation_phase(f0d, hop, sample_rate, phase0) if frame_phase is None
+                   else frame_phase.double()[:, :n_frames])
+    phase = start_phase[:, frame] + (2 * math.pi / sample_rate) * f * (t - frame * hop)
     phase = torch.remainder(phase, 2 * math.pi)
     k = torch.arange(1, harmonics + 1, dtype=torch.float64).reshape(1, -1, 1)
     kphase = k * phase.unsqueeze(1)                                        # (B, K, length)
@@ -314,7 +318,7 @@ class WaveNet(nn.Module):
         return self.upsampler(local_cond[..., :needed])[..., :length]
 
     def excitation(self, f0: torch.Tensor | None, length: int, batch: int, phase0: torch.Tensor | None = None,
-                   start: int = 0) -> torch.Tensor:
+                   start: int = 0, frame_phase: torch.Tensor | None = None) -> torch.Tensor:
         """Samples [start, start + length) of the excitation (batch, excitation_dim, length);
         ``f0`` (batch, frames) in Hz, None = pitch left free (all zeros)."""
         cfg = self.config
@@ -326,11 +330,11 @@ class WaveNet(nn.Module):
         if f0.shape[-1] < needed:
             raise ValueError(f"f0 has {f0.shape[-1]} frames but {start + length} samples need {needed}.")
         return sine_excitation(f0[:, :needed], cfg.excitation_harmonics, cfg.hop_length, cfg.sample_rate,
-                               start, length, phase0)
+                               start, length, phase0, None if frame_phase is None else frame_phase[:, :needed])
 
     def conditioning(self, x: torch.Tensor, instrument=None, global_cond=None, local_cond=None,
                      context_audio: torch.Tensor | None = None, f0: torch.Tensor | None = None,
-                     phase0: torch.Tensor | None = None) -> torch.Tensor | None:
+                     phase0: torch.Tensor | None = None, frame_phase: torch.Tensor | None = None) -> torch.Tensor | None:
         """Per-sample conditioning (batch, cond_dim, time) fed to every layer's 1×1 projection."""
         batch, length = x.shape
         parts = []
@@ -339,7 +343,7 @@ class WaveNet(nn.Module):
                 raise ValueError("This model needs local_cond (frame features); see wavenet_core.conditioning.")
             parts.append(self.upsample_local(local_cond, length))
         if self.config.excitation_dim:
-            parts.append(self.excitation(f0, length, batch, phase0).to(x.device))
+            parts.append(self.excitation(f0, length, batch, phase0, frame_phase=frame_phase).to(x.device))
         if self.context is not None:
             # The context sees decoded past audio; x is the sequence being predicted.
             audio = mu_law_decode(x) if context_audio is None else context_audio
@@ -352,15 +356,17 @@ class WaveNet(nn.Module):
     # ---- forward -------------------------------------------------------------------------
     def forward(self, x: torch.Tensor, instrument=None, global_cond=None, local_cond=None,
                 f0: torch.Tensor | None = None, phase0: torch.Tensor | None = None,
-                x_in: torch.Tensor | None = None) -> torch.Tensor:
+                x_in: torch.Tensor | None = None, frame_phase: torch.Tensor | None = None) -> torch.Tensor:
         """x (batch, time) classes → logits (batch, n_classes, time); logits[..., t] predicts x[..., t].
 
         ``f0`` (batch, frames) Hz and ``phase0`` (batch,) radians drive the excitation (used only when
         ``config.excitation != "none"``; None = pitch left free). ``x_in`` (training only): the past
-        the model reads, when it differs from the targets ``x`` (a noisy copy, see ``train``)."""
+        the model reads, when it differs from the targets ``x`` (a noisy copy, see ``train``);
+        ``frame_phase`` (training only): the excitation's phase per frame from the audio (see
+        ``sine_excitation``)."""
         if x.dim() != 2 or x.dtype != torch.long:
             raise ValueError(f"x must be a LongTensor (batch, time) of μ-law classes, got {x.dtype} {tuple(x.shape)}.")
-        cond = self.conditioning(x, instrument, global_cond, local_cond, f0=f0, phase0=phase0)
+        cond = self.conditioning(x, instrument, global_cond, local_cond, f0=f0, phase0=phase0, frame_phase=frame_phase)
         shifted = F.pad((x if x_in is None else x_in)[:, :-1], (1, 0), value=SILENCE_CLASS)
         h = self.embed(shifted).transpose(1, 2)
         skips = 0

@@ -110,7 +110,7 @@ class TrainingData:
         drop |= (rng.random((batch_size, 1)) < (self.free_share if dropout else 0.0))
         phase0 = rng.uniform(0, 2 * np.pi, batch_size)
         h = self.history
-        audio, local, inst, f0s, louds, cond_f0, keep = [], [], [], [], [], [], []
+        audio, local, inst, f0s, louds, cond_f0, keep, frame_ph = [], [], [], [], [], [], [], []
         for b in range(rank, batch_size, world):   # each rank takes its slice of the same global batch
             e, s = pool[idx[b]], starts[b]
             # The window [s - h, s + frames) in frames: h frames of real past where the clip has them,
@@ -125,6 +125,14 @@ class TrainingData:
             louds.append(loud)
             local.append(encode_local(None if drop[b, 1] else f0, None if drop[b, 2] else loud, n))
             cond_f0.append(np.zeros(n, np.float32) if drop[b, 1] else np.pad(f0, (0, n - len(f0))))
+            # The excitation's phase: the audio's own where the data knows it (the corpus does), so
+            # excitation and target are in phase; else integrated from the labels with a random start.
+            # A random phase against a sample-level loss averages the excitation's gradient to zero.
+            if e.phase is not None:
+                ph = np.asarray(e.phase[w0: w0 + n], dtype=np.float64)
+            else:
+                ph = phase0[b] + np.concatenate([[0.0], np.cumsum(2 * np.pi * self.hop / e.sample_rate * f0[:-1])])
+            frame_ph.append(np.pad(ph, (0, n - len(ph))))
             keep.append(0 if w0 == 0 else h * self.hop)      # loss from here on (the past is context)
             free = e.instrument < 0 or drop[b, 0]
             inst.append(self.n_instruments if free else e.instrument)
@@ -145,7 +153,7 @@ class TrainingData:
                 "instrument": torch.tensor(inst, dtype=torch.long),
                 "f0": torch.from_numpy(np.stack(f0s)), "loudness": torch.from_numpy(np.stack(louds)),
                 "cond_f0": torch.from_numpy(np.stack(cond_f0)), "phase0": torch.from_numpy(phase0[rank::world].copy()),
-                "loss_mask": mask, **extra}
+                "loss_mask": mask, "frame_phase": torch.from_numpy(np.stack(frame_ph)), **extra}
 
 
 def stratified_holdout(examples: list[Example], every: int = 10) -> list[Example]:
@@ -209,7 +217,7 @@ def wavenet_loss(model: WaveNet, batch: dict) -> tuple[torch.Tensor, torch.Tenso
     excite = model.config.excitation_dim > 0
     logits = model(batch["x"], instrument=batch["instrument"], local_cond=batch["local"],
                    f0=batch["cond_f0"] if excite else None, phase0=batch["phase0"] if excite else None,
-                   x_in=batch.get("x_in"))
+                   x_in=batch.get("x_in"), frame_phase=batch.get("frame_phase") if excite else None)
     return masked_loss(logits, batch["x"], batch.get("loss_mask"))
 
 

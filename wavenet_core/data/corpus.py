@@ -39,6 +39,7 @@ class Example:
     f0: np.ndarray               # Hz per frame, 0 where silent
     loudness: np.ndarray         # dB per frame
     name: str = ""
+    phase: np.ndarray | None = None   # radians at each frame's first sample, where the synthesis knows it
 
 
 def midi_to_hz(midi):
@@ -107,8 +108,9 @@ class Note:
 
 def render_notes(instrument: str, notes: list[Note], seconds: float, sr: int, rng: np.random.Generator,
                  glide: float = 0.0, vibrato_cents: float = 0.0, vibrato_hz: float = 5.5,
-                 release: float = 0.08) -> tuple[np.ndarray, np.ndarray]:
-    """Render a monophonic line; returns (audio float32, per-sample f0 in Hz with 0 = silent)."""
+                 release: float = 0.08, return_phase: bool = False):
+    """Render a monophonic line; returns (audio float32, per-sample f0 in Hz with 0 = silent), and
+    with ``return_phase`` the per-sample phase (radians) every harmonic of the synthesis follows."""
     n = int(round(seconds * sr))
     midi = np.zeros(n)
     gate = np.zeros(n)
@@ -139,6 +141,8 @@ def render_notes(instrument: str, notes: list[Note], seconds: float, sr: int, rn
     # keep the phase running through rests at the last pitch so nothing clicks
     f0_for_phase = np.where(sounding, f0, midi_to_hz(60))
     audio = synthesize(instrument, f0_for_phase, gate, note_time, sr, rng)
+    if return_phase:
+        return np.clip(audio, -1, 1).astype(np.float32), f0, 2 * np.pi * np.cumsum(f0_for_phase) / sr
     return np.clip(audio, -1, 1).astype(np.float32), f0
 
 
@@ -148,6 +152,13 @@ def frame_f0(f0_per_sample: np.ndarray, loudness_db: np.ndarray, hop: int, silen
     centres = np.minimum(np.arange(n_frames) * hop + hop // 2, len(f0_per_sample) - 1)
     f0 = f0_per_sample[centres] if len(f0_per_sample) else np.zeros(n_frames)
     return np.where(loudness_db > silence_db, f0, 0.0).astype(np.float32)
+
+
+def frame_phase(phase_per_sample: np.ndarray, n_frames: int, hop: int) -> np.ndarray:
+    """The synthesis phase at each frame's first sample (radians in [0, 2π)), (n_frames,) float64:
+    what lets training put the model's excitation in phase with the audio it must predict."""
+    idx = np.minimum(np.arange(n_frames) * hop, len(phase_per_sample) - 1)
+    return np.mod(phase_per_sample[idx], 2 * np.pi) if len(phase_per_sample) else np.zeros(n_frames)
 
 
 class NoteCorpus:
@@ -194,7 +205,9 @@ class NoteCorpus:
                           float(rng.uniform(-24, -3)))]
             glide, vib = 0.0, float(rng.choice([0.0, 0.0, 0.0, 20.0]))
             kind = "note"
-        audio, f0_samples = render_notes(instrument, notes, self.seconds, sr, rng, glide=glide, vibrato_cents=vib)
+        audio, f0_samples, phase = render_notes(instrument, notes, self.seconds, sr, rng, glide=glide,
+                                                vibrato_cents=vib, return_phase=True)
         loud = frame_loudness_db(audio, self.hop_length)
         return Example(audio=audio, sample_rate=sr, hop_length=self.hop_length, instrument=inst_id,
-                       f0=frame_f0(f0_samples, loud, self.hop_length), loudness=loud, name=f"{kind}-{i:04d}-{instrument}")
+                       f0=frame_f0(f0_samples, loud, self.hop_length), loudness=loud, name=f"{kind}-{i:04d}-{instrument}",
+                       phase=frame_phase(phase, len(loud), self.hop_length))
