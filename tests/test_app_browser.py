@@ -87,11 +87,17 @@ def snap(page, name: str, out_dir: Path) -> Path:
     return path
 
 
+def type_note(page, note: str) -> None:
+    box = page.locator("#pitch-note textarea, #pitch-note input").first
+    box.fill(note)
+    box.press("Enter")
+
+
 def test_conditioning_tab_generates(page, tmp_path):
     set_slider(page, "temperature", 0.9)
     set_slider(page, "duration", 0.5)
-    set_slider(page, "pitch-slider", 64)
-    page.wait_for_function("() => document.querySelector('#pitch-slider input[type=range]').value === '64'")
+    type_note(page, "E4")                                                  # a note name, typed
+    page.wait_for_selector("#pitch-name >> text=MIDI 64")
     page.click("#generate-conditioning")
     page.wait_for_selector(PLAYER, state="attached")
     page.wait_for_selector(".result-waveform img")
@@ -101,6 +107,43 @@ def test_conditioning_tab_generates(page, tmp_path):
     assert page.get_by_role("cell", name="E4").first.is_visible()          # the asked-for note was used
     assert error_toasts(page) == []
     assert snap(page, "conditioning", tmp_path).stat().st_size > 20_000
+
+
+def test_verdict_and_downloads_beside_the_controls(browser, url):
+    """On a 1366×768 laptop screen: Generate and the verdict above the player are in view together; the
+    verdict says what was met or missed; WAV and FLAC downloads are offered."""
+    context = browser.new_context(viewport={"width": 1366, "height": 768})
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    try:
+        page.goto(url)
+        page.wait_for_selector("#generate-conditioning")
+        set_slider(page, "duration", 0.5)
+        page.click("#generate-conditioning")
+        page.wait_for_selector(PLAYER, state="attached")
+        verdict = page.locator(".result-verdict").first
+        page.wait_for_function("() => /Everything asked for was met|Missed:/.test("
+                               "document.querySelector('.result-verdict').innerText)")
+        text = verdict.inner_text()
+        assert "pitch:" in text and "level:" in text and "sounding time:" in text
+        assert ("Next step:" in text) == ("Missed:" in text)               # a missed property comes with a next step
+        for box in (page.locator("#generate-conditioning"), verdict):
+            b = box.bounding_box()
+            assert b is not None and 0 <= b["y"] and b["y"] + min(b["height"], 40) <= 768, box   # in view, unscrolled
+        page.wait_for_selector(".result-flac a[href$='.flac']", state="attached")
+        page.wait_for_selector(".result-wav a[href$='.wav']", state="attached")
+        assert page.locator("text=WAV and FLAC at 16000 Hz").first.is_visible()
+        assert error_toasts(page) == []
+    finally:
+        context.close()
+
+
+def test_duration_out_of_range_is_refused_not_clamped(page):
+    set_slider(page, "duration", 600)
+    page.click("#generate-conditioning")
+    toast = page.wait_for_selector(".toast-body.error")
+    assert "Duration must be between 0.1 and 10 s; got 600." in toast.inner_text()
+    assert page.locator("#duration input[type=number]").input_value() == "600"   # the box shows what was refused
 
 
 def test_bad_input_shows_a_message_not_a_traceback(page):

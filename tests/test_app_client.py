@@ -73,8 +73,12 @@ def read_audio(path) -> tuple[np.ndarray, int]:
     return data, sr
 
 
+PANEL = 10          # outputs of one result panel
+
+
 def check_result(result, n_samples: int, generated: bool = True) -> np.ndarray:
-    audio_path, waveform, spectrogram, table, wav_path, status, details = result
+    assert len(result) == PANEL
+    audio_path, waveform, spectrogram, table, wav_path, flac_path, verdict, notes, status, details = result
     audio, sr = read_audio(audio_path)
     assert sr == SR and audio.ndim == 1 and len(audio) == n_samples
     assert np.sqrt(np.mean((audio / 32768.0) ** 2)) > 1e-3, "the result is silent"
@@ -82,6 +86,10 @@ def check_result(result, n_samples: int, generated: bool = True) -> np.ndarray:
     assert wav_sr == SR and Path(wav_path).suffix == ".wav"
     np.testing.assert_array_equal(wav, audio)            # the download is the sound that was played
     assert sf.info(wav_path).subtype == "PCM_16"
+    flac, flac_sr = read_audio(flac_path)                  # and so is the FLAC, read back by soundfile
+    assert flac_sr == SR and Path(flac_path).suffix == ".flac" and sf.info(flac_path).format == "FLAC"
+    np.testing.assert_array_equal(flac, audio)
+    assert isinstance(verdict, str) and f"WAV and FLAC at {SR} Hz" in status
     for plot in (waveform, spectrogram):
         assert plot and plot["type"] == "matplotlib" and plot["plot"].startswith("data:image/png;base64,")
     rows = {r[0]: r for r in table["data"]}
@@ -130,7 +138,7 @@ def test_generate_mix_melody_envelope(client, model_dir):
     from wavenet_core.conditioning import ADSR
     expected = model_inputs(Controls(melody=melody, tempo=150, adsr=ADSR(0.02, 0.15, -6, 0.2)), model.config).n_samples
     check_result(result, expected)                         # the melody sets the length, not the slider
-    controls = result[6]["controls"]
+    controls = result[-1]["controls"]
     assert controls["instrument"] == pytest.approx({"saw": 2 / 3, "flute": 1 / 3})
     assert controls["vibrato_depth"] == 30 and controls["glide"] == pytest.approx(0.04)
     # Unticked: the Duration slider wins.
@@ -144,7 +152,7 @@ def test_conditioning_strength(client, model_dir):
     plain = check_result(generate(client), int(0.3 * SR))
     result = generate(client, strength=2.5)
     strong = check_result(result, int(0.3 * SR))
-    assert result[6]["conditioning_strength"] == 2.5 and not np.array_equal(strong, plain)
+    assert result[-1]["conditioning_strength"] == 2.5 and not np.array_equal(strong, plain)
     model = load_model(model_dir / "tiny" / "model.safetensors")
     ref = core_generate(model, model_inputs(Controls(seconds=0.3, instrument="saw", pitch=60, loudness=-18), model.config),
                         temperature=1.0, seed=3, guidance=2.5)[0]
@@ -156,7 +164,7 @@ def test_generate_free_and_transposed(client):
                           seconds=0.2), int(0.2 * SR))
     result = generate(client, pitch=60, transpose=7, seconds=0.2)
     check_result(result, int(0.2 * SR))
-    assert result[3]["data"][0][1] == "G4"                 # asked-for pitch includes the transposition
+    assert result[3]["data"][0][1] == "G4 (67.0)"          # asked-for pitch includes the transposition
 
 
 def test_follow_a_recording_and_a_midi_file(client, tmp_path):
@@ -203,12 +211,15 @@ def _bad_files(tmp_path: Path) -> dict[str, Path]:
     (dict(instrument="timbre mix (sliders below)", mix=[1, 2]), "must map instrument names to weights"),
     (dict(seed=-1), "Seed must be between 0 and 2147483647"),
     (dict(seed=10 ** 15), "Seed must be between 0 and 2147483647"),
-    (dict(seconds=0), "less than minimum value 0.1"),
-    (dict(seconds=60), "greater than maximum value 10"),
+    (dict(seconds=0), "Duration must be between 0.1 and 10 s; got 0."),
+    (dict(seconds=600), "Duration must be between 0.1 and 10 s; got 600."),      # refused, never clamped
     (dict(temperature=7), "greater than maximum value 2"),
     (dict(strength=9), "greater than maximum value 4"),
     (dict(strength=-1), "less than minimum value 0"),
-    (dict(pitch=200), "greater than maximum value 84"),
+    (dict(pitch=200), "Note: note '200' is MIDI 200, outside 0..127."),
+    (dict(pitch="C7"), "Note C7 (96.0) is outside C2 (36.0) … C6 (84.0)"),
+    (dict(pitch="H4"), "Note: unknown note 'H4'"),
+    (dict(pitch_mode="melody", melody="C4 C9"), "above the highest pitch this model can make (8000 Hz"),
     (dict(pitch_mode="recording"), "Upload a recording first"),
     (dict(pitch_mode="MIDI file"), "Upload a MIDI file first"),
     (dict(pitch_mode="recording", recording="text"), "not a readable audio file"),
@@ -236,16 +247,116 @@ def test_still_serving_after_bad_input(client):
     check_result(generate(client, seconds=0.2), int(0.2 * SR))
 
 
-def test_stop_cancels_a_running_generation(client):
+def test_stop_keeps_what_was_generated(client, model_dir):
     job = client.submit(*{**VALID, "seconds": 10.0}.values(), api_name="/generate")
     for _ in range(600):
         if job.status().code in (Status.PROGRESS, Status.PROCESSING) or job.done():
             break
         time.sleep(0.05)
     client.predict(api_name="/stop")
-    with pytest.raises(AppError, match="Stopped"):
-        job.result(timeout=120)
+    result = job.result(timeout=120)                          # not an error: what was made is kept and shown
+    details = result[-1]
+    assert details.get("stopped") is True and details["asked_seconds"] == 10.0
+    if details["stopped_at_samples"] >= 160:
+        made = check_result(result, details["stopped_at_samples"])
+        assert 0 < len(made) < 10 * SR
+        assert "Stopped at" in result[6] and "here is what was made" in result[6]
+        # exactly the first samples of the whole sound (same seed, Python API)
+        from wavenet_core import generate as core_generate
+        from wavenet_core.audio_io import to_int16
+        model = load_model(model_dir / "tiny" / "model.safetensors")
+        whole = core_generate(model, model_inputs(Controls(seconds=10.0, instrument="saw", pitch=60, loudness=-18),
+                                                  model.config), temperature=1.0, seed=VALID["seed"])[0]
+        np.testing.assert_array_equal(made, to_int16(whole[: len(made)]))
+    else:
+        assert "Stopped" in result[6] and result[0] is None
     check_result(generate(client, seconds=0.2), int(0.2 * SR))   # the slot was given back
+
+
+def test_cancelled_generation_hands_over_what_it_made(model_dir):
+    """generate.Cancelled carries the samples made before the stop (the fast generator's partial_classes),
+    plain and with conditioning strength: exactly the first samples of the uncancelled sound."""
+    from wavenet_core import Cancelled
+    from wavenet_core import generate as core_generate
+    from wavenet_core.mulaw import mu_law_decode
+    model = load_model(model_dir / "tiny" / "model.safetensors")
+    inputs = model_inputs(Controls(seconds=3.0, instrument="saw", pitch=60, loudness=-18), model.config)
+    for guidance in (1.0, 2.0):
+        calls = []
+
+        def cancel():
+            calls.append(1)
+            return len(calls) >= 2                       # stop after the second chunk
+        with pytest.raises(Cancelled) as err:
+            core_generate(model, inputs, seed=5, batch=2, guidance=guidance, cancel=cancel)
+        partial = err.value.partial_classes
+        assert partial.shape[0] == 2 and 0 < partial.shape[1] < 3 * SR
+        whole = core_generate(model, inputs, seed=5, batch=2, guidance=guidance)
+        np.testing.assert_array_equal(mu_law_decode(partial), whole[:, : partial.shape[1]])
+
+
+def test_verdict_above_every_generated_sound(client, model_dir):
+    """The page's verdict is the verdict module's judgement of the same sound (the tiny model mostly misses)."""
+    from wavenet_core import generate as core_generate
+    from wavenet_core.verdict import judge, known_pitch_range
+    result = generate(client, pitch="A4", seconds=0.6, seed=11)
+    audio = check_result(result, int(0.6 * SR))
+    line, details = result[6], result[-1]
+    model = load_model(model_dir / "tiny" / "model.safetensors")
+    controls = Controls(seconds=0.6, instrument="saw", pitch=69, loudness=-18)
+    expected = judge(core_generate(model, model_inputs(controls, model.config), seed=11)[0], controls, model.config,
+                     known_range=known_pitch_range(model))
+    got = details["verdict"]
+    assert details["controls"]["pitch"] == 69                   # "A4" was understood
+    assert [(c["name"], c["met"]) for c in got["checks"]] == [(c.name, c.met) for c in expected.checks]
+    assert {c["name"] for c in got["checks"]} == {"pitch", "level", "sounding time", "timbre"}
+    assert got["notes"][0]["asked_name"] == "A4" and got["met"] == expected.met
+    assert {r[0]: r[1] for r in result[3]["data"]}["pitch"] == "A4 (69.0)"
+    if expected.met:
+        assert line.startswith("**✓ Everything asked for was met")
+    else:                                                       # missed: what, in words, and one next step
+        assert line.startswith("**✗ Missed:") and "**Next step:** " + expected.next_step in line
+        missed = [c for c in expected.checks if c.met is False]
+        assert all(f"✗ {c.name}: {c.words}" in line for c in missed)
+    assert len(audio) == int(0.6 * SR)
+
+
+def test_melody_gets_a_note_by_note_table(client):
+    result = generate(client, pitch_mode="melody", melody="C4 E4 G4:2", tempo=240, seconds=5)
+    notes, details = result[7], result[-1]
+    assert notes["visible"] is True
+    rows = notes["value"]["data"]
+    assert [r[1] for r in rows] == ["C4 (60.0)", "E4 (64.0)", "G4 (67.0)"]
+    assert notes["value"]["headers"] == ["#", "asked", "measured", "cents off", "in tune"]
+    assert [r[4] for r in rows] == ["yes" if n["met"] else "no" for n in details["verdict"]["notes"]]
+    # a single note: no table (the verdict line says it)
+    assert generate(client, seconds=0.3)[7]["visible"] is False
+
+
+def test_uploads_are_checked_when_they_arrive(client, tmp_path):
+    files = _bad_files(tmp_path)
+    for name, message in (("text", "not a readable audio file"), ("empty", "file is empty"),
+                          ("long", "31 s long, over the 30 s limit")):
+        with pytest.raises(AppError) as err:
+            client.predict(handle_file(str(files[name])), api_name="/check_recording")
+        assert message in str(err.value) and "\n" not in str(err.value).strip()
+    with pytest.raises(AppError, match="not a readable MIDI file"):
+        client.predict(handle_file(str(files["midi"])), api_name="/check_midi")
+    good = tmp_path / "hum.wav"
+    sf.write(good, 0.3 * np.sin(2 * np.pi * 220 * np.arange(SR // 2) / SR), SR)
+    assert "Recording accepted" in client.predict(handle_file(str(good)), api_name="/check_recording")
+
+
+def test_sampling_pitch_targets_take_note_names(client):
+    result = client.predict("tiny", *targets(pitch=("G3", "E4")), *SAMPLING, "loudness", "brightness",
+                            api_name="/sample")
+    assert result[20]["targets"][0] == "pitch=55..64"                # the shown pick's details
+
+
+def test_empty_scatter_becomes_a_message():
+    from wavenet_core.studio import _scatter
+    fig, line = _scatter({"candidates": [{"descriptors": {"pitch": None, "brightness": 900.0}}]}, "pitch", "brightness")
+    assert fig is None and "no candidate had a measurable pitch" in line and "Choose other scatter axes" in line
 
 
 def test_new_seed(client):
@@ -354,17 +465,17 @@ def test_steer_to_targets(client):
     assert "3 of 3 decodes used" in status and "std in the latent" in status and "s wall" in status
     assert "\n" not in status.strip()
     assert path["type"] == "matplotlib" and path["plot"].startswith("data:image/png")
-    check_result(result[2:9], n, generated=False)                   # before: clip A decoded from its own code
-    check_result(result[9:16], n, generated=False)                  # after: the steered code
-    assert {r[0]: r[1] for r in result[12]["data"]}["brightness"] == "7000 Hz … 7900 Hz"
-    report = result[15]["steering"]
+    check_result(result[2:12], n, generated=False)                  # before: clip A decoded from its own code
+    check_result(result[12:22], n, generated=False)                 # after: the steered code
+    assert {r[0]: r[1] for r in result[15]["data"]}["brightness"] == "7000 Hz … 7900 Hz"
+    report = result[21]["steering"]
     assert report["met"] is False and report["closest"] is True and report["decodes"] == 3
     assert report["targets"][0]["text"] == "brightness=7000..7900" and len(report["path"]) >= 2
     # A range the start already meets: met by the first decode, the code unchanged, the sound the same.
     result = client.predict(*steer_args(brightness=(True, 1, None), loudness=(True, -80, 0)), api_name="/steer")
     assert "Targets met" in result[0] and "1 of 3 decodes used" in result[0] and "moved 0.00 std" in result[0]
-    before = check_result(result[2:9], n, generated=False)
-    after = check_result(result[9:16], n, generated=False)
+    before = check_result(result[2:12], n, generated=False)
+    after = check_result(result[12:22], n, generated=False)
     np.testing.assert_array_equal(before, after)
 
 
@@ -429,10 +540,11 @@ def test_sampling_run_inspect_and_compare(client):
         assert "seed" in p["label"]
     choices = [c[0] for c in result[10]["choices"]]
     assert len(choices) == 2 and result[10]["value"] == choices[0]
-    check_result(result[11:18], int(0.3 * SR), generated=False)   # pick 1 shown in full
+    check_result(result[11:21], int(0.3 * SR), generated=False)   # pick 1 shown in full
+    assert "Meets every target" in result[17] or "Misses the targets" in result[17]
     second = client.predict(choices[1], api_name="/inspect_pick")
     check_result(second, int(0.3 * SR), generated=False)
-    assert second[6]["seed"] == int(choices[1].split("seed ")[1].split()[0])
+    assert second[-1]["seed"] == int(choices[1].split("seed ")[1].split()[0])
 
     table, note, *takes = client.predict("tiny", *targets(loudness=(-40, -3)), *SAMPLING, api_name="/compare_conditioning")[:10]
     methods = [row[0] for row in table["data"]]

@@ -289,8 +289,8 @@ class ResultWriter:
     def render(self, audio: np.ndarray, sample_rate: int, stem: str, asked: dict | None = None,
                details: dict | None = None, gen_seconds: float | None = None, timings: dict | None = None,
                verdict: Verdict | None = None, verdict_text: str = "") -> tuple:
-        """audio → (player audio, waveform, spectrogram, descriptor rows, WAV, status, details, verdict line,
-        per-note table, FLAC). ``verdict``: the judgement of what was asked (``verdict.judge``);
+        """audio → (player audio, waveform, spectrogram, descriptor rows, WAV, FLAC, verdict line, per-note table,
+        status, details). ``verdict``: the judgement of what was asked (``verdict.judge``);
         ``verdict_text``: a line to show instead (e.g. a sampling pick's targets)."""
         audio = np.asarray(audio, dtype=np.float32)
         t0 = time.perf_counter()
@@ -320,11 +320,12 @@ class ResultWriter:
         status += f" · downloads: 16-bit WAV and FLAC at {sample_rate} Hz"
         line = verdict_markdown(verdict) if verdict is not None else verdict_text
         return ((sample_rate, pcm), wave, spec, descriptor_table(measured, asked), _download(path, "WAV", sample_rate),
-                status, info, line, note_table(verdict), _download(flac, "FLAC", sample_rate))
+                _download(flac, "FLAC", sample_rate), line, note_table(verdict), status, info)
 
 
-def _download(path: str, kind: str, sample_rate: int):
-    return gr.update(value=path, label=f"Download {kind} (16-bit, {sample_rate} Hz)")
+def _download(path: str, kind: str, sample_rate: int) -> str:
+    # A plain path (an update would reach API callers as a dict); the sample rate is in the status line.
+    return path
 
 
 NOTE_HEADERS = ["#", "asked", "measured", "cents off", "in tune"]
@@ -367,11 +368,15 @@ class ResultPanel:
 
     @property
     def outputs(self) -> list:
-        return [self.audio, self.waveform, self.spectrogram, self.descriptors, self.wav, self.status, self.details,
-                self.verdict, self.notes, self.flac]
+        # New outputs go before the status and details, which stay last (API callers unpack `*_, status, details`).
+        return [self.audio, self.waveform, self.spectrogram, self.descriptors, self.wav, self.flac, self.verdict,
+                self.notes, self.status, self.details]
 
 
-EMPTY_RESULT = (None, None, None, None, None)     # player, plots, table, WAV: nothing to show
+def empty_result(status: str, verdict_text: str = "", details: dict | None = None) -> list:
+    """A result panel's outputs when there is no sound to show (e.g. stopped before any was made)."""
+    return [None, None, None, None, gr.update(value=None), gr.update(value=None), verdict_text,
+            gr.update(visible=False), status, details or {}]
 
 
 def _result_panel(label: str = "Result", button: str = "Generate") -> ResultPanel:
@@ -454,6 +459,10 @@ class Studio:
             sr = model.config.sample_rate
             t = np.arange(sr // 4) / sr
             describe_audio((0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), sr)
+            names = tuple(getattr(model.config, "instrument_names", ()) or ())
+            if names:                       # the verdict's timbre classifier is fitted once, here
+                from .sampling import timbre_classifier
+                timbre_classifier(names, sr)
         except Exception as e:  # noqa: BLE001 - warming up is an optimisation only
             log.info("warm-up skipped: %s", _one_line(e))
 
@@ -474,11 +483,22 @@ class Studio:
 
     def run_generation(self, model, inputs, *, temperature: float, seed: int, request, progress,
                        label: str = "Generating", batch: int | None = None,
-                       guidance: float = 1.0) -> tuple[np.ndarray, float]:
-        """generate() with the session's stop flag and the page's progress bar; returns (audio, seconds)."""
-        return self.stoppable(lambda **kw: generate(model, inputs, temperature=temperature, seed=seed, batch=batch,
-                                                    method=self.method(), guidance=guidance, **kw),
-                              request=request, progress=progress, label=label)
+                       guidance: float = 1.0) -> tuple[np.ndarray, float, bool]:
+        """generate() with the session's stop flag and the page's progress bar; returns (audio, seconds,
+        stopped). Stopped: the audio is what was made before Stop (the fast generator hands it over),
+        possibly empty."""
+        t0 = time.perf_counter()
+        try:
+            audio, took = self.stoppable(lambda **kw: generate(model, inputs, temperature=temperature, seed=seed,
+                                                               batch=batch, method=self.method(), guidance=guidance,
+                                                               **kw),
+                                         request=request, progress=progress, label=label)
+        except Cancelled as e:
+            partial = getattr(e, "partial_classes", None)
+            made = (mu_law_decode(partial) if partial is not None and partial.shape[-1]
+                    else np.zeros((batch or 1, 0), np.float32))
+            return made, time.perf_counter() - t0, True
+        return audio, took, False
 
 
 # ---- uploads ----------------------------------------------------------------------------------
@@ -514,6 +534,17 @@ def checked_upload(path, what: str, audio: bool = True, max_seconds: float = MAX
 # ---- Conditioning tab -------------------------------------------------------------------------
 PITCH_MODES = {"note": "note", "melody": "melody", "MIDI file": "midi_file", "recording": "from_audio", "free": None}
 LOUDNESS_MODES = ("level", "envelope", "free")
+
+
+def typed_pitch(value, name: str = "Note", lo: float = MIDI_MIN, hi: float = MIDI_MAX) -> float:
+    """A typed pitch (A4, F#3, Bb2, or a MIDI number such as 69) → MIDI, within the studio's range."""
+    try:
+        p = parse_pitch(value.strip() if isinstance(value, str) else value)
+    except ValueError as e:
+        raise ValueError(f"{name}: {e}.") from None
+    if not lo <= p <= hi:
+        raise ValueError(f"{name} {note_label(p)} is outside {note_label(lo)} … {note_label(hi)}; choose a note in that range.")
+    return p
 
 
 def _normalise_mix(mix, names: list[str]) -> dict[str, float]:
@@ -569,9 +600,9 @@ def conditioning_controls(config, *, instrument, mix, pitch_mode, pitch, melody,
     field = PITCH_MODES[pitch_mode]
     from_source = False
     if field == "note":
-        p = _number(pitch, "Note", MIDI_MIN, MIDI_MAX, " (MIDI number)")
+        p = typed_pitch(pitch, "Note")
         kw["pitch"] = p
-        asked["pitch"] = note_name(p)
+        asked["pitch"] = note_label(p)
         label.append(note_name(p).split()[0].replace("#", "s"))
     elif field == "melody":
         text = melody.strip() if isinstance(melody, str) else ""
@@ -616,8 +647,17 @@ def conditioning_controls(config, *, instrument, mix, pitch_mode, pitch, melody,
             continue   # left out: the control has no effect
         kw[name] = _number(value, title, lo, hi, unit) * scale
     if kw.get("transpose") and "pitch" in asked:
-        asked["pitch"] = note_name(kw["pitch"] + kw["transpose"])
+        asked["pitch"] = note_label(kw["pitch"] + kw["transpose"])
     return Controls(**kw), asked, "-".join(label) or "free"
+
+
+def show_note_text(value) -> str:
+    """What a typed pitch means: 'A4 · 440.0 Hz · MIDI 69', or why it is not a pitch."""
+    try:
+        p = typed_pitch(value)
+    except ValueError as e:
+        return f"⚠ {e}"
+    return f"**{note_name(p)}** · {440 * 2 ** ((p - 69) / 12):.1f} Hz · MIDI {_num(p)}"
 
 
 def _mix_summary(mix: dict | None) -> str:
@@ -646,15 +686,17 @@ def _conditioning_tab(studio: Studio, model_dd: gr.Dropdown, initial) -> dict:
             pitch_mode = gr.Radio(pitch_modes, value="note", label="Pitch", elem_id="pitch-mode",
                                   info="A held note, a melody, a MIDI file, the pitch and loudness of a recording, or free.")
             with gr.Row():
-                pitch = gr.Slider(MIDI_MIN, MIDI_MAX, value=60, step=1, label="Note (MIDI number)", scale=3,
-                                  info="60 = middle C, 69 = A4 (440 Hz); the models learned 48–72.", elem_id="pitch-slider")
-                pitch_name = gr.Markdown(f"**{note_name(60)}** · 261.6 Hz", min_height=10)
+                pitch = gr.Textbox(value="C4", label="Note", scale=3, elem_id="pitch-note", max_lines=1,
+                                   info="A note name (A4, F#3, Bb2; C4 = middle C) or a MIDI number (60); "
+                                        "the shipped models learned C3–C5.")
+                pitch_name = gr.Markdown(show_note_text("C4"), min_height=10, elem_id="pitch-name")
             melody = gr.Textbox(label="Melody", value="C4:0.5 E4:0.5 G4:0.5 C5:1.5", visible=False, elem_id="melody",
                                 info="NOTE:BEATS separated by spaces (C4 = middle C, F#4, Bb3 or MIDI numbers); `r:1` rests one beat.")
             tempo = gr.Slider(40, 240, value=120, step=1, label="Tempo (BPM)", visible=False)
             midi_file = gr.File(label="MIDI file (.mid)", file_types=[".mid", ".midi"], visible=False, type="filepath")
             recording = gr.Audio(label=f"Recording to follow (up to {MAX_UPLOAD_SECONDS:.0f} s)", type="filepath",
                                  sources=["upload", "microphone"], visible=False)
+            upload_note = gr.Markdown("", elem_id="upload-note")
             source_length = gr.Checkbox(value=True, label="Length from the melody / file / recording", visible=False,
                                         info="Untick to use the Duration slider instead.")
             loudness_mode = gr.Radio(list(LOUDNESS_MODES), value="level",
@@ -677,15 +719,19 @@ def _conditioning_tab(studio: Studio, model_dd: gr.Dropdown, initial) -> dict:
             strength = gr.Slider(0, MAX_STRENGTH, value=1.0, step=0.25, label="Conditioning strength", elem_id="strength",
                                  info="How hard the model follows the controls (classifier-free guidance): 1 = as "
                                       "trained, 0 = ignore them, 2–3 = insist (twice the compute).")
-            seconds = gr.Slider(MIN_SECONDS, studio.max_seconds, value=1.0, step=0.1, label="Duration (s)", elem_id="duration")
+            # A number box, not a slider: a slider's box showed 600 while the slider sent 10. Out-of-range values
+            # are refused by the handler with a one-line message.
+            seconds = gr.Number(value=1.0, step=0.1, label="Duration (s)", elem_id="duration",
+                                info=f"{_num(MIN_SECONDS)} to {_num(studio.max_seconds)} s.")
             with gr.Row():
                 seed = gr.Number(value=0, precision=0, label="Seed", scale=3, elem_id="seed",  # range checked by the handler
                                  info="Same seed + same settings = the same sound.")
                 new_seed = gr.Button("New seed", scale=1, size="sm", elem_id="new-seed", min_width=90)
-            with gr.Row():
-                go = gr.Button("Generate", variant="primary", elem_id="generate-conditioning")
-                stop = gr.Button("Stop", variant="stop", elem_id="stop-conditioning")
         with gr.Column(scale=2):
+            # The primary action sits above the result, so both are in view on a 1366×768 screen.
+            with gr.Row():
+                go = gr.Button("Generate", variant="primary", elem_id="generate-conditioning", scale=3)
+                stop = gr.Button("Stop", variant="stop", elem_id="stop-conditioning", scale=1)
             panel = _result_panel("Generated sound")
 
     @_friendly
@@ -713,19 +759,38 @@ def _conditioning_tab(studio: Studio, model_dd: gr.Dropdown, initial) -> dict:
             raise ValueError(f"That is {inputs.n_samples / sr:.1f} s of sound; the studio makes at most "
                              f"{studio.max_seconds:.0f} s at a time. Shorten it, raise the tempo, or untick "
                              "'Length from the melody' and set a duration.")
-        audio, took = studio.run_generation(model, inputs, temperature=temperature, seed=seed, request=request,
-                                            progress=progress, guidance=strength)
+        audio, took, stopped = studio.run_generation(model, inputs, temperature=temperature, seed=seed,
+                                                     request=request, progress=progress, guidance=strength)
         shown = {k: v for k, v in dataclasses.asdict(controls).items()
                  if v is not None and not isinstance(v, np.ndarray) and k not in ("midi_file", "from_audio")}
         details = {"model": model_name, "method": studio.method(), "seed": seed, "temperature": temperature,
                    "conditioning_strength": strength, "controls": json_safe(shown)}
+        asked_s = inputs.n_samples / sr
+        if stopped:
+            made = audio.shape[-1] / sr
+            details.update(stopped=True, stopped_at_seconds=round(made, 4), stopped_at_samples=int(audio.shape[-1]),
+                           asked_seconds=round(asked_s, 4))
+            if audio.shape[-1] < model.config.hop_length:
+                gr.Info("Stopped before any sound was made.")
+                return empty_result("*Stopped before any sound was made.*", "**⏹ Stopped** before any sound was made.",
+                                    details)
+            gr.Info(f"Stopped: kept the {made:.2f} s made so far.")
+            line = (f"**⏹ Stopped at {made:.2f} s of {asked_s:.2f} s:** here is what was made. "
+                    "The verdict needs the whole sound; press Generate again for it.")
+            return studio.results.render(audio[0], sr, f"{model_name}-{label}-seed{seed}-stopped", asked=asked,
+                                         details=details, gen_seconds=took, timings={"conditioning": prep},
+                                         verdict_text=line)
+        t1 = time.perf_counter()
+        verdict = judge(audio[0], controls, model.config, known_range=known_pitch_range(model), guidance=strength)
         return studio.results.render(audio[0], sr, f"{model_name}-{label}-seed{seed}", asked=asked, details=details,
-                                     gen_seconds=took, timings={"conditioning": prep})
+                                     gen_seconds=took, timings={"conditioning": prep,
+                                                                "verdict": time.perf_counter() - t1},
+                                     verdict=verdict)
 
     gen_inputs = [model_dd, instrument, mix, pitch_mode, pitch, melody, tempo, midi_file, recording, source_length,
                   loudness_mode, level, attack, decay, sustain, release, glide, vibrato_depth, vibrato_rate, transpose,
                   temperature, seconds, seed, strength]
-    gen_event = go.click(generate_conditioned, gen_inputs, panel.outputs, api_name="generate",
+    go.click(generate_conditioned, gen_inputs, panel.outputs, api_name="generate",
                          concurrency_limit=studio.slots, concurrency_id="generation", show_progress_on=[panel.audio])
 
     @_friendly
@@ -733,7 +798,8 @@ def _conditioning_tab(studio: Studio, model_dd: gr.Dropdown, initial) -> dict:
         """Stop this session's running generation."""
         studio.stops.stop(_session(request))
 
-    stop.click(stop_generation, None, None, api_name="stop", queue=False, cancels=[gen_event])
+    # No `cancels=`: a stopped generation returns (and shows) what it made so far.
+    stop.click(stop_generation, None, None, api_name="stop", queue=False)
 
     @_friendly
     def random_seed() -> int:
@@ -753,13 +819,27 @@ def _conditioning_tab(studio: Studio, model_dd: gr.Dropdown, initial) -> dict:
     gr.on([s.change for s in sliders], update_mix, [model_dd, *sliders], [mix, mix_text], api_name="update_mix",
           queue=False, api_visibility="private")
 
-    def show_note(p):
-        try:
-            return f"**{note_name(float(p))}** · {440 * 2 ** ((float(p) - 69) / 12):.1f} Hz"
-        except (TypeError, ValueError):
-            return ""
+    pitch.change(show_note_text, pitch, pitch_name, api_name="note_name", queue=False, api_visibility="private")
 
-    pitch.change(show_note, pitch, pitch_name, api_name="note_name", queue=False, api_visibility="private")
+    @_friendly
+    def check_recording(path):
+        """Check an uploaded recording as soon as it arrives (readable audio, length), not at Generate."""
+        if path:
+            checked_upload(path, "recording")
+            return f"Recording accepted: it sets the pitch and loudness to follow (up to {MAX_UPLOAD_SECONDS:.0f} s)."
+        return ""
+
+    @_friendly
+    def check_midi(path):
+        """Check an uploaded MIDI file as soon as it arrives (a readable file with a melody)."""
+        if path:
+            from .conditioning import read_midi
+            notes = read_midi(checked_upload(path, "MIDI file", audio=False))
+            return f"MIDI file accepted: {len(notes)} notes."
+        return ""
+
+    recording.upload(check_recording, recording, upload_note, api_name="check_recording", queue=False)
+    midi_file.upload(check_midi, midi_file, upload_note, api_name="check_midi", queue=False)
 
     def show_pitch(mode):
         f = PITCH_MODES.get(mode)
@@ -796,7 +876,7 @@ def _conditioning_tab(studio: Studio, model_dd: gr.Dropdown, initial) -> dict:
 # ---- Sampling tab -----------------------------------------------------------------------------
 # (name, label, unit, lowest, highest, default range, on by default) for each target the tab offers.
 SAMPLING_TARGETS = (
-    ("pitch", "Pitch", "MIDI note, 60 = C4", 24, 96, (55, 67), True),
+    ("pitch", "Pitch", "a note (G3, F#4) or MIDI number", 24, 96, (55, 67), True),
     ("loudness", "Loudness", "dB", -80, 0, (-30, -12), False),
     ("brightness", "Brightness", "Hz (spectral centroid)", 0, 8000, (500, 2000), False),
     ("noisiness", "Noisiness", "0 = pure tone, 0.5+ = noise", 0, 1, (0, 0.1), False),
@@ -811,6 +891,14 @@ MAX_SAMPLING_SECONDS = 4.0
 MAX_BUDGET_SECONDS = 300.0
 
 
+def _range_boxes(name: str, lo: float, hi: float) -> tuple:
+    """The min and max boxes of a target row; pitch takes note names (G3, F#4) or MIDI numbers."""
+    if name == "pitch":
+        return (gr.Textbox(value=note_name(lo), label="min (note)", scale=1, min_width=70, max_lines=1),
+                gr.Textbox(value=note_name(hi), label="max (note)", scale=1, min_width=70, max_lines=1))
+    return (gr.Number(value=lo, label="min", scale=1, min_width=70), gr.Number(value=hi, label="max", scale=1, min_width=70))
+
+
 def range_texts(values: list, specs) -> list[str]:
     """Page values (on, low, high per target of ``specs``, rows of ``SAMPLING_TARGETS``) → target
     texts such as ``brightness=1500..2500`` for the targets switched on (ranges checked later)."""
@@ -819,8 +907,12 @@ def range_texts(values: list, specs) -> list[str]:
         on, lo, hi = values[3 * k: 3 * k + 3]
         if not on:
             continue
-        lo_s = "" if lo is None or lo == "" else _num(_number(lo, f"{label} minimum", -1e9, 1e9))
-        hi_s = "" if hi is None or hi == "" else _num(_number(hi, f"{label} maximum", -1e9, 1e9))
+        if name == "pitch":       # note names or MIDI numbers
+            lo_s = "" if lo is None or str(lo).strip() == "" else _num(typed_pitch(lo, f"{label} minimum", 0, 127))
+            hi_s = "" if hi is None or str(hi).strip() == "" else _num(typed_pitch(hi, f"{label} maximum", 0, 127))
+        else:
+            lo_s = "" if lo is None or lo == "" else _num(_number(lo, f"{label} minimum", -1e9, 1e9))
+            hi_s = "" if hi is None or hi == "" else _num(_number(hi, f"{label} maximum", -1e9, 1e9))
         if not lo_s and not hi_s:
             raise ValueError(f"The {label.lower()} target is on but has no minimum or maximum; give at least one.")
         texts.append(f"{name}={lo_s}..{hi_s}")
@@ -857,6 +949,19 @@ def _fixed_controls(config, instrument, fix_pitch, pitch, fix_loudness, level, s
     return Controls(**kw)
 
 
+def _scatter(result: dict, x: str, y: str):
+    """(scatter figure, "") or (None, a line saying why there is nothing to plot) when no candidate has
+    both values (e.g. no candidate had a pitch)."""
+    from .plots import candidate_scatter_figure
+    cands = result.get("candidates") or []
+    missing = [a for a in dict.fromkeys((x, y)) if not any((c.get("descriptors") or {}).get(a) is not None for c in cands)]
+    if missing:
+        what = " and ".join(_DESCRIPTOR_LABELS.get(a, a).replace("_", " ") for a in missing)
+        return None, (f"\n\n*Nothing to plot: no candidate had a measurable {what}. "
+                      "Choose other scatter axes (e.g. loudness, brightness).*")
+    return candidate_scatter_figure(result, x, y), ""
+
+
 def _pick_label(c, sample_rate: int) -> str:
     d = c.descriptors or {}
     bits = [f"pick {c.rank}", f"seed {c.seed}"]
@@ -878,8 +983,7 @@ def _sampling_tab(studio: Studio, model_dd: gr.Dropdown, initial) -> dict:
                 for name, label, unit, lo, hi, (d_lo, d_hi), on in SAMPLING_TARGETS:
                     with gr.Row(equal_height=True):
                         cb = gr.Checkbox(value=on, label=label, info=unit, scale=2, min_width=120, elem_id=f"t-{name}")
-                        mn = gr.Number(value=d_lo, label="min", scale=1, min_width=70)
-                        mx = gr.Number(value=d_hi, label="max", scale=1, min_width=70)
+                        mn, mx = _range_boxes(name, d_lo, d_hi)
                     target_inputs += [cb, mn, mx]
                 with gr.Row(equal_height=True):
                     timbre_on = gr.Checkbox(value=False, label="Timbre", info="judged by a classifier", scale=2,
@@ -984,7 +1088,7 @@ def _sampling_tab(studio: Studio, model_dd: gr.Dropdown, initial) -> dict:
 
         def run(progress, cancel):
             return sampler.run(progress=lambda done, total, _s: progress(done, total), cancel=cancel)
-        result, took = studio.stoppable(run, request=request, progress=progress, label="Candidates")
+        result, took = studio.stoppable(run, request=request, progress=progress, label="Candidates", unit="candidates")
         d = result.to_dict()
         d.pop("model", None)                 # a server path; the page has the model's name
         summary = result.summary()
@@ -1000,10 +1104,10 @@ def _sampling_tab(studio: Studio, model_dd: gr.Dropdown, initial) -> dict:
                  [str(t) for t in sampler.targets], "controls": json_safe(d.get("controls")), "seconds": sampler.n / sr,
                  "model": model_name, "summary": json_safe(summary)}
         from .plots import candidate_scatter_figure
-        fig = candidate_scatter_figure(d, x or "pitch", y or "brightness")
+        fig, empty_axes = _scatter(d, x or "pitch", y or "brightness")
         panel_out = (_render_pick(state, 0, model) if pick_files else
-                     [gr.update(value=None)] * 5 + ["*No candidate was completed: raise the budget.*", {}])
-        return [_cost_line(summary, sampler.keep), fig, *pick_updates,
+                     empty_result("*No candidate was completed: raise the budget.*"))
+        return [_cost_line(summary, sampler.keep) + empty_axes, fig, *pick_updates,
                 gr.update(choices=choices, value=choices[0] if choices else None), *panel_out, state]
 
     def _render_pick(state, index: int, model=None):
@@ -1014,7 +1118,10 @@ def _sampling_tab(studio: Studio, model_dd: gr.Dropdown, initial) -> dict:
         details = {"model": state["model"], "seed": cand["seed"], "status": cand["status"],
                    "meets_targets": cand["meets_targets"], "distance_to_targets": cand["distance"],
                    "targets": state["targets"], "controls": state["controls"]}
-        return list(studio.results.render(audio, sr, Path(path).stem, details=details))
+        line = ("**✓ Meets every target** (" + ", ".join(state["targets"]) + ")" if cand["meets_targets"] else
+                "**✗ Misses the targets:** " + "; ".join(cand.get("reasons") or []) +
+                ". **Next step:** widen the ranges, fix a control by conditioning, or raise the budget.")
+        return list(studio.results.render(audio, sr, Path(path).stem, details=details, verdict_text=line))
 
     sample_outputs = [cost, scatter, *picks, inspect, *panel.outputs, last]
     sample_inputs = [model_dd, *target_inputs, s_instrument, fix_pitch, s_pitch, fix_loud, s_level, s_seconds,
@@ -1039,8 +1146,10 @@ def _sampling_tab(studio: Studio, model_dd: gr.Dropdown, initial) -> dict:
         """Redraw the candidate scatter of the last run on other axes."""
         if not state:
             return gr.update()
-        from .plots import candidate_scatter_figure
-        return candidate_scatter_figure(state["result"], x, y)
+        fig, empty_axes = _scatter(state["result"], x, y)
+        if empty_axes:
+            gr.Warning(empty_axes.strip().strip("*"))
+        return fig
 
     gr.on([x_axis.input, y_axis.input], replot, [x_axis, y_axis, last], scatter, api_name="sampling_scatter",
           concurrency_id="light", concurrency_limit=4)
@@ -1260,8 +1369,7 @@ def _autoencoder_tab(studio: Studio, model_dd: gr.Dropdown, initial) -> dict:
                     with gr.Row(equal_height=True):
                         cb = gr.Checkbox(value=on, label=label, info=unit, scale=2, min_width=120,
                                          elem_id=f"steer-{name}")
-                        mn = gr.Number(value=d_lo, label="min", scale=1, min_width=70)
-                        mx = gr.Number(value=d_hi, label="max", scale=1, min_width=70)
+                        mn, mx = _range_boxes(name, d_lo, d_hi)
                     steer_inputs += [cb, mn, mx]
                 with gr.Row():
                     steer_budget = gr.Number(value=16, precision=0, label="Budget (decodes)", elem_id="steer-budget",
@@ -1390,7 +1498,7 @@ def _autoencoder_tab(studio: Studio, model_dd: gr.Dropdown, initial) -> dict:
         report = r.to_dict()
         last = studio.results.render(r.audio, sr_, f"{ae_name}-steer-{'met' if r.met else 'closest'}-seed{seed}",
                                      asked=asked, details={**common, "steering": json_safe(report)},
-                                     timings={"encode": prep, "search": took})
+                                     timings={"encode": prep, "search": took}, verdict_text=steer_status(r, took))
         return [steer_status(r, took), steering_path_figure(report), *first, *last]
 
     steer_btn.click(steer_to_targets, [ae_dd, clip_a, upload_a, *steer_inputs, steer_budget, steer_time, ae_temperature,
@@ -1406,8 +1514,13 @@ def _autoencoder_tab(studio: Studio, model_dd: gr.Dropdown, initial) -> dict:
     # No `cancels=`: a stopped search still returns (and shows) its best code so far.
     steer_stop.click(stop_steering, None, None, api_name="stop_steer", queue=False)
 
+    @_friendly
     def pick_upload(path):
-        return gr.update(value=UPLOAD) if path else gr.update()
+        """An uploaded clip is checked as it arrives (readable audio, length) and chosen in the menu."""
+        if not path:
+            return gr.update()
+        checked_upload(path, "clip", max_seconds=studio.max_seconds)
+        return gr.update(value=UPLOAD)
 
     upload_a.change(pick_upload, upload_a, clip_a, api_name="upload_a", queue=False, api_visibility="private")
     upload_b.change(pick_upload, upload_b, clip_b, api_name="upload_b", queue=False, api_visibility="private")
