@@ -24,6 +24,9 @@ SHIPPED = Path(__file__).resolve().parent.parent / "assets" / "models" / "notes"
 def shipped():
     from wavenet_core import load_model
     report = json.loads((SHIPPED / "eval.json").read_text())
+    if not isinstance(report.get("quick"), dict):
+        pytest.fail("assets/models/notes/eval.json has no quick-plan figures for the guard; write them with "
+                    "`wavenet evaluate --model notes --out assets/models/notes/eval.json`")
     return load_model("notes"), report
 
 
