@@ -231,18 +231,34 @@ class SoundFontRenderer:
         b, a = butter(2, cutoff / (self.sample_rate / 2))
         return lfilter(b, a, audio)
 
+    def _fundamental_ratio(self, x: np.ndarray, key: int) -> float:
+        """|H1| / max(|H2|, |H3|, |H4|) of a note's steady part (harmonics below Nyquist)."""
+        seg = x[len(x) // 8:]
+        spec = np.abs(np.fft.rfft(seg * np.hanning(len(seg)), 4 * len(seg)))
+        freqs = np.fft.rfftfreq(4 * len(seg), 1.0 / self.sample_rate)
+        f0 = float(midi_to_hz(key))
+        mags = []
+        for k in (1, 2, 3, 4):
+            sel = (freqs > 0.97 * k * f0) & (freqs < 1.03 * k * f0)
+            mags.append(float(spec[sel].max()) if sel.any() and k * f0 < 0.5 * self.sample_rate else 0.0)
+        return mags[0] / max(max(mags[1:]), 1e-12)
+
     def playable_keys(self, inst: SampledInstrument) -> np.ndarray:
         """Keys of the instrument's natural range that sound at velocities 20, 64 and 127 (some
-        SoundFonts have holes: TimGM6mb's alto sax is silent on E4); sorted int array."""
+        SoundFonts have holes: TimGM6mb's alto sax is silent on E4) and whose fundamental is not
+        more than 18 dB below a higher harmonic (TimGM6mb's oboe on D5–F#5: pitch trackers hear
+        those an octave up, so their labels would disagree with any measurement); sorted int array."""
         if inst.program not in self._keys:
             n = (self.sample_rate // 4 // self.block) * self.block
-            peaks = {}
+            z = np.zeros(-(-n // self.block))
+            peaks, weak = {}, set()
             for key in range(inst.low, inst.high + 1):
-                peaks[key] = min(float(np.max(np.abs(self._render_stroke(inst.program, Stroke(key, vel, 0, n), n,
-                                                                          np.zeros(-(-n // self.block)))[0])))
-                                 for vel in (20, 64, 127))
+                renders = {vel: self._render_stroke(inst.program, Stroke(key, vel, 0, n), n, z)[0] for vel in (20, 64, 127)}
+                peaks[key] = min(float(np.max(np.abs(x))) for x in renders.values())
+                if self._fundamental_ratio(renders[64], key) < 0.125:
+                    weak.add(key)
             floor = 0.05 * float(np.median(list(peaks.values())))
-            keys = np.array([k for k, p in peaks.items() if p > max(floor, 1e-5)], dtype=np.int64)
+            keys = np.array([k for k, p in peaks.items() if p > max(floor, 1e-5) and k not in weak], dtype=np.int64)
             if keys.size == 0:
                 raise SoundFontError(f"{self.path}: program {inst.program} ({inst.name}) renders silence; use a General MIDI SoundFont")
             self._keys[inst.program] = keys
