@@ -733,7 +733,7 @@ def card_table(report: dict) -> str:
     head = f"model (mean ± 95 % CI, {n} seeds)" if n > 1 else "model (1 seed)"
     lines = [f"| metric | target | {head} | corpus ceiling | published anchor | met |", "|---|---|---|---|---|---|"]
     for key, label, kind in _ROWS:
-        if key not in m:
+        if key not in m or (m.get(key) is None and c.get(key) is None):     # not in this plan (quick: no free, stress)
             continue
         if key in TARGETS:
             op, target = TARGETS[key]
