@@ -116,19 +116,22 @@ class SineMaskWaveNet(WaveNet):
                                     for i, d in enumerate(config.dilations))
 
     def forward(self, x: torch.Tensor, instrument=None, global_cond=None, local_cond=None,
-                f0: torch.Tensor | None = None, phase0: torch.Tensor | None = None) -> torch.Tensor:
-        """As ``WaveNet.forward``: x (B, T) classes → logits (B, 256, T); f0 (B, frames) Hz, phase0 (B,) rad."""
+                f0: torch.Tensor | None = None, phase0: torch.Tensor | None = None,
+                x_in: torch.Tensor | None = None, frame_phase: torch.Tensor | None = None) -> torch.Tensor:
+        """As ``WaveNet.forward``: x (B, T) classes → logits (B, 256, T); f0 (B, frames) Hz, phase0 (B,) rad;
+        ``x_in`` (the past read, training only), ``frame_phase`` (B, frames) rad (training only)."""
         _check_x(x)
-        return self.stack(x, self.per_sample(x.shape[0], x.shape[1], instrument, global_cond, local_cond, f0, phase0))
+        ps = self.per_sample(x.shape[0], x.shape[1], instrument, global_cond, local_cond, f0, phase0, frame_phase)
+        return self.stack(x if x_in is None else x_in, ps)
 
     def per_sample(self, batch: int, length: int, instrument=None, global_cond=None, local_cond=None, f0=None,
-                   phase0=None) -> dict[str, torch.Tensor | None]:
+                   phase0=None, frame_phase=None) -> dict[str, torch.Tensor | None]:
         """Everything but the audio, per sample: "cond" (B, cond_dim, T), "excitation" (B, 2K, T)."""
         return {"cond": _frame_and_global_cond(self, batch, length, instrument, global_cond, local_cond),
-                "excitation": self.excitation(f0, length, batch, phase0)}
+                "excitation": self.excitation(f0, length, batch, phase0, frame_phase=frame_phase)}
 
     def stack(self, x: torch.Tensor, per_sample: dict) -> torch.Tensor:
-        """x (B, T) classes and ``per_sample`` (time-aligned with x) → logits (B, 256, T)."""
+        """x (B, T) classes (the past read) and ``per_sample`` (time-aligned with x) → logits (B, 256, T)."""
         h = self.embed(F.pad(x[:, :-1], (1, 0), value=SILENCE_CLASS)).transpose(1, 2)
         skips = 0
         for layer in self.layers:
@@ -202,19 +205,22 @@ class PeriodTapWaveNet(WaveNet):
         return period_lag(hz, length, cfg.hop_length, cfg.sample_rate, self.default_lag)
 
     def forward(self, x: torch.Tensor, instrument=None, global_cond=None, local_cond=None,
-                f0: torch.Tensor | None = None, phase0: torch.Tensor | None = None) -> torch.Tensor:
-        """As ``WaveNet.forward``: x (B, T) classes → logits (B, 256, T); ``phase0`` is unused."""
+                f0: torch.Tensor | None = None, phase0: torch.Tensor | None = None,
+                x_in: torch.Tensor | None = None, frame_phase: torch.Tensor | None = None) -> torch.Tensor:
+        """As ``WaveNet.forward``: x (B, T) classes → logits (B, 256, T); ``x_in`` the past read (training
+        only); ``phase0`` and ``frame_phase`` are unused (no excitation)."""
         _check_x(x)
-        return self.stack(x, self.per_sample(x.shape[0], x.shape[1], instrument, global_cond, local_cond, f0, phase0))
+        ps = self.per_sample(x.shape[0], x.shape[1], instrument, global_cond, local_cond, f0, phase0)
+        return self.stack(x if x_in is None else x_in, ps)
 
     def per_sample(self, batch: int, length: int, instrument=None, global_cond=None, local_cond=None, f0=None,
-                   phase0=None) -> dict[str, torch.Tensor | None]:
+                   phase0=None, frame_phase=None) -> dict[str, torch.Tensor | None]:
         """Everything but the audio, per sample: "cond" (B, cond_dim, T), "lag" (B, T) samples."""
         return {"cond": _frame_and_global_cond(self, batch, length, instrument, global_cond, local_cond),
                 "lag": self.lags(length, local_cond, f0)}
 
     def stack(self, x: torch.Tensor, per_sample: dict) -> torch.Tensor:
-        """x (B, T) classes and ``per_sample`` (time-aligned with x) → logits (B, 256, T)."""
+        """x (B, T) classes (the past read) and ``per_sample`` (time-aligned with x) → logits (B, 256, T)."""
         cond = per_sample["cond"]
         h = self.embed(F.pad(x[:, :-1], (1, 0), value=SILENCE_CLASS)).transpose(1, 2)
         skips = 0
@@ -439,6 +445,7 @@ class StudyConfig:
     corpus_size: int = 240
     corpus_seconds: float = 1.0
     val_batches: int = 8
+    input_noise: float = 0.0         # train.TrainConfig.input_noise (0: the past read is the clean clip)
     minutes_per_variant: float = 0.0  # > 0: cap the (shared) step count so the slowest variant fits
     pitches: tuple[int, ...] = (41, 54, 67)   # + 2·(instrument index): 18 distinct notes in MIDI 41–77
     seconds: float = 0.5
@@ -490,7 +497,7 @@ def train_variant(variant: str, sc: StudyConfig, data: TrainingData, steps: int,
 def _train_config(sc: StudyConfig, steps: int) -> TrainConfig:
     return TrainConfig(steps=steps, batch_size=sc.batch_size, segment=sc.segment, lr=sc.lr,
                        warmup=min(sc.warmup, max(1, steps // 5)), seed=sc.seed, val_batches=sc.val_batches,
-                       corpus_size=sc.corpus_size, corpus_seconds=sc.corpus_seconds)
+                       corpus_size=sc.corpus_size, corpus_seconds=sc.corpus_seconds, input_noise=sc.input_noise)
 
 
 def calibrate_steps(sc: StudyConfig, data: TrainingData, log=print, probe: int = 8) -> int:
@@ -566,7 +573,8 @@ def run_study(sc: StudyConfig, out: Path | None = None, log=print, variants: tup
     hop = variant_config("frames", sc.quick).hop_length
     examples, _ = load_examples(tc, hop, log=log)
     rf = max(variant_config(v, sc.quick).receptive_field for v in variants)
-    data = TrainingData(examples, hop, sc.segment, len(INSTRUMENTS), tc.cond_dropout, tc.free_share, history=rf)
+    data = TrainingData(examples, hop, sc.segment, len(INSTRUMENTS), tc.cond_dropout, tc.free_share, history=rf,
+                        input_noise=tc.input_noise)
     steps = calibrate_steps(sc, data, log) if sc.minutes_per_variant > 0 else sc.steps
     log(f"{len(data.train)} train / {len(data.val)} val clips; {steps} steps × batch {sc.batch_size} × "
         f"{data.segment} samples per variant")

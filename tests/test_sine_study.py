@@ -60,6 +60,19 @@ def test_variant_is_causal(ss, variant):
     assert (a[..., t0 + 1] - b[..., t0 + 1]).abs().max() > 1e-4
 
 
+@pytest.mark.parametrize("variant", ["sine_mask", "period_tap"])
+def test_subclasses_read_x_in_as_the_past(ss, variant):
+    """Training's noisy past (``x_in``) is what the subclasses read, as ``WaveNet.forward`` does."""
+    model = _model(ss, variant)
+    inputs = _inputs(ss, model, seconds=0.02)
+    g = torch.Generator().manual_seed(5)
+    x, y = torch.randint(0, 256, (2, inputs.n_samples), generator=g), torch.randint(0, 256, (2, inputs.n_samples), generator=g)
+    with torch.no_grad():
+        noisy = model(x, instrument=inputs.instrument, local_cond=inputs.local_cond, f0=inputs.f0_hz, x_in=y)
+        assert torch.equal(noisy, _logits(model, y, inputs))
+        assert not torch.equal(noisy, _logits(model, x, inputs))
+
+
 def test_period_lag_follows_f0(ss):
     """round(sr / f0) per sample, f0 held per frame; 1 where unvoiced; clamped to sr // 50; the last
     frame holds past the end."""
