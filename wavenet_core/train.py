@@ -405,6 +405,7 @@ def train(cfg: TrainConfig, resume: bool = False, log=print, progress: bool = Tr
             model.finish_training(data.train, log=log)   # e.g. the autoencoder fits its PCA sliders
         if rank == 0 and (done % cfg.checkpoint_every == 0 or done == last):
             info = {"train_config": asdict(cfg), "step": done, "instruments": instruments,
+                    "pitch_range": _pitch_range(examples),
                     "final": rows[-1] if rows else {}, "wall_time_s": elapsed_before + time.perf_counter() - t0}
             try:
                 save_model(model, out / "model.safetensors", training=info)
@@ -418,6 +419,16 @@ def train(cfg: TrainConfig, resume: bool = False, log=print, progress: bool = Tr
         import torch.distributed as dist
         dist.destroy_process_group()
     return out / "model.safetensors"
+
+
+def _pitch_range(examples: list[Example]) -> list[float] | None:
+    """The MIDI notes the training data covers (5th and 95th percentile of voiced frames), saved with
+    the model so the studio can say which requests lie outside what it learned."""
+    f0 = np.concatenate([e.f0[e.f0 > 0] for e in examples]) if examples else np.zeros(0)
+    if f0.size == 0:
+        return None
+    midi = 69 + 12 * np.log2(f0 / 440.0)
+    return [round(float(np.percentile(midi, 1)), 1), round(float(np.percentile(midi, 99)), 1)]
 
 
 def cpu_has_bf16() -> bool:
