@@ -31,7 +31,7 @@ from typing import Callable
 
 import numpy as np
 
-from .autoencoder import _check_model, decode, encode_batch, interpolate, silence_latent
+from .autoencoder import _check_model, clip_f0, decode, encode_batch, interpolate, plan_f0, silence_latent
 
 EVAL_CORPUS_SEED = 9001          # held out: training uses the corpus with --seed (0 for the shipped model)
 PITCH_FMIN, PITCH_FMAX = 65.0, 1050.0
@@ -56,6 +56,17 @@ def mel_distance(a_db: np.ndarray, b_db: np.ndarray) -> float:
 def pitch_track(audio: np.ndarray, sr: int, hop: int = 256) -> np.ndarray:
     from .descriptors import f0_contour
     return f0_contour(audio, sr, hop, fmin=PITCH_FMIN, fmax=PITCH_FMAX)
+
+
+def frame_pitch_accuracy(f0_ref: np.ndarray, f0_test: np.ndarray, semitones: float = 0.0) -> tuple[int, int]:
+    """(frames within 50 cents, voiced reference frames): per frame, against the reference's pitch moved
+    by ``semitones``; an unvoiced test frame where the reference is voiced counts as a miss."""
+    n = min(len(f0_ref), len(f0_test))
+    ref, test = f0_ref[:n] * 2.0 ** (semitones / 12.0), f0_test[:n]
+    voiced = f0_ref[:n] > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ok = (test > 0) & (np.abs(1200 * np.log2(np.maximum(test, 1e-9) / np.maximum(ref, 1e-9))) <= TARGETS["pitch_cents"])
+    return int((ok & voiced).sum()), int(voiced.sum())
 
 
 def pitch_error_cents(f0_ref: np.ndarray, f0_test: np.ndarray) -> float | None:
@@ -149,16 +160,21 @@ def outside_recordings(sr: int, seconds: float = 1.5) -> dict[str, np.ndarray]:
 
 
 # ---- evaluation -----------------------------------------------------------------------------
-def _reconstruct_all(model, clips: list[np.ndarray], *, temperature: float, seed: int, method, progress):
-    """Encode every clip and decode all reconstructions in batched calls (clips of one length)."""
+def _reconstruct_all(model, clips: list[np.ndarray], *, temperature: float, seed: int, method, progress,
+                    transpose: float = 0.0):
+    """Encode every clip and decode all reconstructions in batched calls (clips of one length). A
+    pitch-aware decoder gets each clip's own pitch track (moved by ``transpose`` semitones)."""
     zs = encode_batch(model, clips)
+    f0s = None
+    if model.decoder.config.excitation_dim:
+        f0s = [plan_f0(clip_f0(model, c), transpose) for c in clips]
     out = [None] * len(clips)
     by_len: dict[int, list[int]] = {}
     for i, z in enumerate(zs):
         by_len.setdefault(len(z), []).append(i)
     for idx in by_len.values():
         audio = decode(model, [zs[i] for i in idx], temperature=temperature, seed=[seed + i for i in idx],
-                       method=method, progress=progress)
+                       method=method, progress=progress, f0=None if f0s is None else [f0s[i] for i in idx])
         for i, a in zip(idx, audio):
             out[i] = a[: len(clips[i])]
     return zs, out
@@ -205,6 +221,18 @@ def evaluate_autoencoder(model, *, n_clips: int = 30, n_pairs: int = 10, n_alpha
     pitch_share = float(np.mean([c["pitch_ok"] for c in judged])) if judged else 0.0
     finite = [c["pitch_error_cents"] for c in judged if isinstance(c["pitch_error_cents"], float)]
     recon_dist = float(np.mean([c["mel_distance_db"] for c in per_clip]))
+    tracks = [pitch_track(c, sr) for c in clips]
+    hits = [frame_pitch_accuracy(t, pitch_track(r, sr)) for t, r in zip(tracks, recons)]
+    frame_share = sum(h for h, _ in hits) / max(1, sum(n for _, n in hits))
+    transposed = {}
+    if model.decoder.config.excitation_dim:
+        # transposition, exact through the excitation: frames within 50 cents of the moved pitch
+        k = min(len(clips), 6 if quick else 12)
+        for shift in (12, -12):
+            _, outs = _reconstruct_all(model, clips[:k], temperature=temperature, seed=seed + 500, method=method,
+                                       progress=progress, transpose=shift)
+            h = [frame_pitch_accuracy(tracks[i], pitch_track(o, sr), shift) for i, o in enumerate(outs)]
+            transposed[f"{shift:+d}"] = round(sum(a for a, _ in h) / max(1, sum(b for _, b in h)), 3)
 
     # 2. morphs between clips of different instruments with clearly different brightness
     log(f"morphing {n_pairs} pairs × {n_alphas} α …")
@@ -221,8 +249,13 @@ def evaluate_autoencoder(model, *, n_clips: int = 30, n_pairs: int = 10, n_alpha
     pad = silence_latent(model)
     morphs = []
     for k, (i, j) in enumerate(pairs):
-        audio = decode(model, list(interpolate(zs[i], zs[j], alphas, pad=pad)), temperature=temperature,
-                       seed=seed + 1000 + k, method=method, progress=progress)
+        mixes = list(interpolate(zs[i], zs[j], alphas, pad=pad))
+        f0 = None
+        if model.decoder.config.excitation_dim:     # the pitch held at clip a's while the timbre moves
+            f_a = clip_f0(model, clips[i])
+            f0 = [np.pad(f_a, (0, max(0, len(mixes[0]) - len(f_a))))[: len(mixes[0])]] * len(mixes)
+        audio = decode(model, mixes, temperature=temperature, seed=seed + 1000 + k, method=method,
+                       progress=progress, f0=f0)
         cents = [brightness(a, sr) for a in audio]
         sign = 1.0 if bright[j] >= bright[i] else -1.0
         rho = sign * spearman(alphas, cents)
@@ -238,6 +271,8 @@ def evaluate_autoencoder(model, *, n_clips: int = 30, n_pairs: int = 10, n_alpha
                      "pitch_range_hz": [PITCH_FMIN, PITCH_FMAX], "mel": {**MEL, "floor_db": FLOOR_DB}},
         "summary": {
             "pitch_within_50_cents_share": round(pitch_share, 3),
+            "pitch_frames_within_50": round(frame_share, 3),
+            "transpose_frames_within_50": transposed,
             "pitch_clips_judged": len(judged),
             "median_pitch_error_cents": round(float(np.median(finite)), 1) if finite else None,
             "reconstruction_mel_distance_db": round(recon_dist, 2),
