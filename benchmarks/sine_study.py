@@ -445,7 +445,7 @@ class StudyConfig:
     corpus_size: int = 240
     corpus_seconds: float = 1.0
     val_batches: int = 8
-    input_noise: float = 0.0         # train.TrainConfig.input_noise (0: the past read is the clean clip)
+    input_noise: float = 0.2         # train.TrainConfig.input_noise, as the shipped notes recipe (0: clean past)
     minutes_per_variant: float = 0.0  # > 0: cap the (shared) step count so the slowest variant fits
     pitches: tuple[int, ...] = (41, 54, 67)   # + 2·(instrument index): 18 distinct notes in MIDI 41–77
     seconds: float = 0.5

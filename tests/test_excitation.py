@@ -147,3 +147,13 @@ def test_training_excitation_is_in_phase_with_the_corpus_audio():
     assert len(corr) >= 3 and min(corr) > 0.5
     shuffled = sine_excitation(b["cond_f0"], 1, HOP, SR, 0, b["x"].shape[1], phase0=torch.full((6,), 1.3)).numpy()
     assert not np.allclose(shuffled, exc)
+
+
+def test_a_share_of_windows_starts_at_the_clip_start():
+    corpus = list(NoteCorpus(size=30, seconds=1.5))
+    data = TrainingData(corpus, HOP, 1600, n_instruments=6, cond_dropout=0.0, history=511, start_share=0.5)
+    b = data.batch(seed=2, step=0, batch_size=32)
+    full = b["loss_mask"].sum(1) == b["x"].shape[1]          # scored throughout: the window starts the clip
+    assert 8 <= int(full.sum()) <= 28
+    starts = [e.audio[: b["x"].shape[1]] for e in corpus]
+    assert any(torch.equal(b["audio"][i], torch.from_numpy(s)) for i in np.flatnonzero(full.numpy()) for s in starts)

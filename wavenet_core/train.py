@@ -53,6 +53,7 @@ class TrainConfig:
     seed: int = 0
     cond_dropout: float = 0.15          # per control, so the model also generates with it left free
     free_share: float = 0.1             # share of examples with every control free at once (sampling, guidance)
+    start_share: float = 0.25           # share of windows that begin at the clip's start (notes begun from silence)
     input_noise: float = 0.0            # > 0: the past the model reads is noisy, SNR down to 1/this (see TrainingData)
     init_from: str = ""                 # a model name or checkpoint to warm-start from (wavenet_core.warmstart)
     precision: str = "fp32"             # "fp32", "bf16" (autocast) or "auto": bf16 on a CPU with AVX-512 BF16
@@ -82,7 +83,7 @@ class TrainingData:
     """
 
     def __init__(self, examples: list[Example], hop: int, segment: int, n_instruments: int, cond_dropout: float,
-                 free_share: float = 0.0, history: int = 0, input_noise: float = 0.0):
+                 free_share: float = 0.0, history: int = 0, input_noise: float = 0.0, start_share: float = 0.0):
         self.hop = hop
         self.frames = max(1, segment // hop)
         self.segment = self.frames * hop
@@ -91,6 +92,7 @@ class TrainingData:
         self.cond_dropout = cond_dropout
         self.free_share = free_share
         self.input_noise = input_noise
+        self.start_share = start_share
         usable = [e for e in examples if len(e.audio) >= self.segment]
         if not usable:
             raise ValueError(f"No example is at least one training window ({self.segment} samples) long.")
@@ -109,13 +111,16 @@ class TrainingData:
         drop = rng.random((batch_size, 3)) < (self.cond_dropout if dropout else 0.0)
         drop |= (rng.random((batch_size, 1)) < (self.free_share if dropout else 0.0))
         phase0 = rng.uniform(0, 2 * np.pi, batch_size)
+        # A share of windows starts where the clip starts: notes must be begun from silence, which is
+        # how every generation starts (without these the model learned to stay silent there).
+        from_start = rng.random(batch_size) < self.start_share
         h = self.history
         audio, local, inst, f0s, louds, cond_f0, keep, frame_ph = [], [], [], [], [], [], [], []
         for b in range(rank, batch_size, world):   # each rank takes its slice of the same global batch
             e, s = pool[idx[b]], starts[b]
             # The window [s - h, s + frames) in frames: h frames of real past where the clip has them,
             # else the window starts at the clip's start (a silent past there is the truth).
-            w0 = max(0, s - h)
+            w0 = 0 if from_start[b] else max(0, s - h)
             w0 = min(w0, max(0, len(e.audio) // self.hop - self.frames - h))
             n = self.frames + h
             audio.append(e.audio[w0 * self.hop: (w0 + n) * self.hop])
@@ -318,7 +323,8 @@ def train(cfg: TrainConfig, resume: bool = False, log=print, progress: bool = Tr
     model = build_model(cfg, instruments).to(device)
     n_inst = getattr(model.config, "n_instruments", 0)
     data = TrainingData(examples, hop, cfg.segment, n_inst, cfg.cond_dropout, cfg.free_share,
-                        history=model.config.receptive_field, input_noise=cfg.input_noise)
+                        history=model.config.receptive_field, input_noise=cfg.input_noise,
+                        start_share=cfg.start_share)
     if cfg.init_from and not resume:
         from .checkpoint import load_model
         from .warmstart import warm_start
@@ -549,7 +555,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--preset", default=d.preset, help="tiny (seconds, for tests) or default (about an hour on 2 cores)")
     for name in ["steps", "batch_size", "segment", "warmup", "seed", "checkpoint_every", "val_every", "corpus_size", "threads", "sample_rate"]:
         p.add_argument("--" + name.replace("_", "-"), type=int, default=getattr(d, name))
-    for name in ["lr", "weight_decay", "grad_clip", "cond_dropout", "free_share", "input_noise", "corpus_seconds"]:
+    for name in ["lr", "weight_decay", "grad_clip", "cond_dropout", "free_share", "input_noise", "start_share", "corpus_seconds"]:
         p.add_argument("--" + name.replace("_", "-"), type=float, default=getattr(d, name))
     p.add_argument("--device", default=d.device, help="auto (CUDA when present), cpu or cuda")
     p.add_argument("--precision", default=d.precision, choices=["auto", "fp32", "bf16"],
