@@ -407,11 +407,11 @@ class NoveltyIndex:
         """The index of ``NoteCorpus(sample_rate, seed=seed, size=size, seconds=seconds)`` (the corpus
         ``wavenet train`` uses); built once (≈0.3 s of CPU per clip) and cached on disk keyed by these
         parameters, and kept in memory for the process."""
-        from .data.corpus import INSTRUMENTS, NoteCorpus
+        from .data.corpus import INSTRUMENTS, PITCH_RANGE, NoteCorpus
 
         params = {"version": NOVELTY_VERSION, "sample_rate": int(sample_rate), "hop": default_hop(sample_rate),
                   "seed": int(seed), "size": int(size), "seconds": float(seconds),
-                  "instruments": list(instruments or INSTRUMENTS)}
+                  "instruments": list(instruments or INSTRUMENTS), "pitch_range": list(PITCH_RANGE)}
         key = hashlib.sha1(json.dumps(params, sort_keys=True).encode()).hexdigest()[:16]
         if key in _INDEX_MEMO:
             return _INDEX_MEMO[key]

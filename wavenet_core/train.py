@@ -209,13 +209,15 @@ def build_model(cfg: TrainConfig, instruments: list[str]) -> torch.nn.Module:
 
 
 def masked_loss(logits: torch.Tensor, x: torch.Tensor, mask: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Cross-entropy and next-sample accuracy over the positions where ``mask`` (B, T) is 1 (all if None)."""
+    """Cross-entropy and next-sample accuracy over the positions where ``mask`` (B, T) is 1 (all if None):
+    each example's mean over its scored positions, then the mean over examples — so every example
+    weighs the same and torchrun's ranks (equal slices) average to exactly the one-process figure."""
     ce = F.cross_entropy(logits.float(), x, reduction="none")
     hit = (logits.argmax(1) == x).float()
     if mask is None:
         return ce.mean(), hit.mean()
-    total = mask.sum().clamp_min(1)
-    return (ce * mask).sum() / total, (hit * mask).sum() / total
+    count = mask.sum(1).clamp_min(1)
+    return ((ce * mask).sum(1) / count).mean(), ((hit * mask).sum(1) / count).mean()
 
 
 def wavenet_loss(model: WaveNet, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
