@@ -30,20 +30,20 @@ def warm_start(new: torch.nn.Module, old: torch.nn.Module) -> dict[str, list[str
         old_net = old_nets.get(prefix)
         if old_net is None:
             continue
-        new_blocks, old_blocks = net.cond_blocks(), dict(old_net.cond_blocks())
+        new_blocks, old_blocks = net.cond_blocks(), old_net.cond_blocks()
+        if new_blocks == old_blocks:
+            continue                                       # identical layout: the plain copy below does it
+        old_col, start = {}, 0                             # block name -> (first column, width) in the old model
+        for name, width in old_blocks:
+            old_col[name] = (start, width)
+            start += width
         for i, layer in enumerate(net.layers):
             key = f"{prefix}layers.{i}.cond.weight"
             if layer.cond is None or key not in old_state:
                 continue
             src = old_state[key]
-            if src.shape == layer.cond.weight.shape and list(old_blocks.items()) == new_blocks:
-                continue                                   # identical layout: the plain copy below does it
             w = torch.zeros_like(layer.cond.weight)
-            col, old_col = 0, {}
-            start = 0
-            for name, width in old_net.cond_blocks():
-                old_col[name] = (start, width)
-                start += width
+            col = 0
             for name, width in new_blocks:
                 if name in old_col and old_col[name][1] == width and src.shape[0] == w.shape[0]:
                     a = old_col[name][0]
