@@ -161,6 +161,39 @@ def frame_phase(phase_per_sample: np.ndarray, n_frames: int, hop: int) -> np.nda
     return np.mod(phase_per_sample[idx], 2 * np.pi) if len(phase_per_sample) else np.zeros(n_frames)
 
 
+def estimate_frame_phase(audio: np.ndarray, f0_frames: np.ndarray, hop: int, sr: int,
+                         periods: int = 4) -> np.ndarray:
+    """The fundamental's phase at each frame's first sample, estimated from the audio, (n_frames,)
+    radians in [0, 2π): for audio whose synthesis phase is unknown (sampled instruments, recordings).
+
+    For a voiced frame the audio around the frame start is projected on exp(-iθ), θ = 2π·f0·(n − start)/sr,
+    under a Hann window of ``periods`` periods — whose spectral zeros fall on every other harmonic, so
+    the projection sees the fundamental alone. x ≈ A·sin(φ + θ) gives projection ∝ e^{iφ}/(2i), so
+    φ = arg(projection) + π/2. Unvoiced frames carry the phase the previous frame's f0 runs on to,
+    so a training window's excitation stays continuous. Where the fundamental is missing the phase is
+    noise — no worse than the random phase used otherwise."""
+    x = np.asarray(audio, dtype=np.float64)
+    f0 = np.asarray(f0_frames, dtype=np.float64)
+    out = np.zeros(len(f0))
+    prev_phase, prev_f0 = 0.0, 0.0
+    for t, hz in enumerate(f0):
+        start = t * hop
+        if hz > 0 and hz < sr / 2:
+            half = int(np.ceil(periods * sr / hz / 2))
+            lo, hi = max(0, start - half), min(len(x), start + half)
+            n = np.arange(lo, hi)
+            if hi - lo >= 8:
+                w = np.hanning(2 * half)[n - (start - half)]
+                c = np.sum(w * x[lo:hi] * np.exp(-2j * np.pi * hz * (n - start) / sr))
+                if abs(c) > 0:
+                    out[t] = np.angle(c) + np.pi / 2
+                    prev_phase, prev_f0 = out[t], hz
+                    continue
+        out[t] = prev_phase + 2 * np.pi * prev_f0 * hop / sr if t else 0.0
+        prev_phase = out[t]
+    return np.mod(out, 2 * np.pi)
+
+
 class NoteCorpus:
     """Deterministic corpus of single notes and short phrases for all instruments."""
 

@@ -35,7 +35,7 @@ import numpy as np
 from scipy.signal import butter, lfilter
 
 from ..descriptors import frame_loudness_db
-from .corpus import Example, frame_f0, midi_to_hz
+from .corpus import Example, estimate_frame_phase, frame_f0, midi_to_hz
 
 SYNTH_PACKAGE = "tinysoundfont"
 SYNTH_PIN = "tinysoundfont==0.3.7"
@@ -414,7 +414,10 @@ class SoundFontCorpus:
         n = int(round(self.seconds * self.sample_rate))
         audio, f0_samples = self.renderer.render(inst, strokes, n, self._vibrato(strokes, vib_cents, vib_hz, n))
         loud = frame_loudness_db(audio, self.hop_length)
+        f0 = frame_f0(f0_samples, loud, self.hop_length, silence_db=SILENCE_DB)
+        # The samples' phase is unknown: estimate the fundamental's, so training can put the
+        # excitation in phase with the audio (a random phase teaches the model to ignore it).
         return Example(audio=audio, sample_rate=self.sample_rate, hop_length=self.hop_length,
-                       instrument=self.instruments.index(inst),
-                       f0=frame_f0(f0_samples, loud, self.hop_length, silence_db=SILENCE_DB), loudness=loud,
+                       instrument=self.instruments.index(inst), f0=f0, loudness=loud,
+                       phase=estimate_frame_phase(audio, f0, self.hop_length, self.sample_rate),
                        name=f"{kind}-{i:04d}-{inst.name.replace(' ', '_')}")
