@@ -3,7 +3,7 @@
 The app itself lives in ``wavenet_core/studio.py`` so ``wavenet app`` works from any install;
 this file is the conventional entry point (and what ``import app; app.build_app()`` finds).
 """
-from wavenet_core.studio import build_app, main
+from wavenet_core.studio.app import build_app, main
 
 __all__ = ["build_app", "main"]
 

@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> dict:
     import torch
     from gradio_client import Client
 
-    from wavenet_core.studio import build_app
+    from wavenet_core.studio.app import build_app
     torch.set_num_threads(1)                        # as `wavenet app` runs: one thread per generation slot
     demo = build_app(args.model_dir, slots=1)
     if demo.warm_up_thread is not None:

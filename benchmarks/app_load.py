@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> dict:
     import torch
     from gradio_client import Client
 
-    from wavenet_core.studio import build_app
+    from wavenet_core.studio.app import build_app
     torch.set_num_threads(1)                       # as `wavenet app`: one thread per generation slot
     demo = build_app(args.model_dir, slots=args.slots, queue_size=args.queue_size or args.concurrency)
     if demo.warm_up_thread is not None:

@@ -34,8 +34,9 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from wavenet_core import fast, load_model  # noqa: E402
-from wavenet_core.sampling import Goal, RejectionSampler, compare_control_methods  # noqa: E402
+from wavenet_core import load_model  # noqa: E402
+from wavenet_core.generation import fast  # noqa: E402
+from wavenet_core.controls.sampling import Goal, RejectionSampler, compare_control_methods  # noqa: E402
 
 
 def log(msg: str) -> None:

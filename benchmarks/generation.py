@@ -35,11 +35,12 @@ import torch.nn.functional as F
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from wavenet_core import fast  # noqa: E402
-from wavenet_core.conditioning import Controls, model_inputs  # noqa: E402
-from wavenet_core.generate import ModelInputs, reference_classes, sample_from_logits, stream_uniforms  # noqa: E402
-from wavenet_core.model import WaveNet, preset_config  # noqa: E402
-from wavenet_core.mulaw import SILENCE_CLASS  # noqa: E402
+from wavenet_core.generation import fast  # noqa: E402
+from wavenet_core.controls.conditioning import Controls, model_inputs  # noqa: E402
+from wavenet_core.generation.inputs import ModelInputs, sample_from_logits, stream_uniforms
+from wavenet_core.generation.generate import reference_classes  # noqa: E402
+from wavenet_core.model.wavenet import WaveNet, preset_config  # noqa: E402
+from wavenet_core.model.mulaw import SILENCE_CLASS  # noqa: E402
 
 
 # ---- the per-step cached PyTorch loop (as public implementations do it) ------------------------
@@ -105,7 +106,7 @@ def bench_models() -> list[tuple[str, WaveNet]]:
     torch.manual_seed(0)
     notes = ROOT / "assets" / "models" / "notes" / "model.safetensors"
     if notes.is_file():
-        from wavenet_core.checkpoint import load_model
+        from wavenet_core.model.checkpoint import load_model
         default = ("default (shipped notes model)", load_model(notes))
     else:
         default = ("default (preset, random weights)", WaveNet(preset_config("default", local_dim=6, n_instruments=6)))
@@ -171,9 +172,9 @@ def excitation_cost(batches: list[int], seconds: float = 1.0, rounds: int = 5) -
 def start_times() -> dict:
     """First-call compile and cached start, each in a fresh Python process with its own numba cache:
     seconds from spawning the process until the generator is ready (``ready_s``), of which
-    importing ``wavenet_core.fast`` (torch, numba) and loading or compiling the kernel."""
+    importing ``wavenet_core.generation.fast`` (torch, numba) and loading or compiling the kernel."""
     code = ("import time; t0 = time.perf_counter(); import numba, torch; t1 = time.perf_counter(); "
-            "import wavenet_core.fast as f; t2 = time.perf_counter(); w = f.warmup(); "
+            "import wavenet_core.generation.fast as f; t2 = time.perf_counter(); w = f.warmup(); "
             "print(t1 - t0, t2 - t1, w, time.time(), flush=True)")
     out = {}
     with tempfile.TemporaryDirectory() as cache:

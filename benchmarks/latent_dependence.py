@@ -22,9 +22,9 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from wavenet_core import load_model  # noqa: E402
-from wavenet_core.autoencoder_eval import EVAL_CORPUS_SEED  # noqa: E402
+from wavenet_core.evaluation.autoencoder import EVAL_CORPUS_SEED  # noqa: E402
 from wavenet_core.data.corpus import NoteCorpus  # noqa: E402
-from wavenet_core.mulaw import mu_law_encode  # noqa: E402
+from wavenet_core.model.mulaw import mu_law_encode  # noqa: E402
 
 
 @torch.no_grad()

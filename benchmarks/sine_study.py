@@ -60,13 +60,14 @@ import torch.nn.functional as F
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from wavenet_core.conditioning import LOCAL_DIM, LOCAL_FEATURES, Controls, model_inputs, requested_curves  # noqa: E402
+from wavenet_core.controls.conditioning import LOCAL_DIM, LOCAL_FEATURES, Controls, model_inputs, requested_curves  # noqa: E402
 from wavenet_core.data.corpus import INSTRUMENTS  # noqa: E402
-from wavenet_core.descriptors import pitch_track  # noqa: E402
-from wavenet_core.generate import ModelInputs, concat_inputs, generate, sample_from_logits, stream_uniforms  # noqa: E402
-from wavenet_core.model import ResidualLayer, WaveNet, WaveNetConfig  # noqa: E402
-from wavenet_core.mulaw import SILENCE_CLASS, mu_law_decode, mu_law_encode  # noqa: E402
-from wavenet_core.train import LossModule, TrainConfig, TrainingData, evaluate_loss, load_examples, lr_at  # noqa: E402
+from wavenet_core.measure.descriptors import pitch_track  # noqa: E402
+from wavenet_core.generation.inputs import ModelInputs, concat_inputs, sample_from_logits, stream_uniforms
+from wavenet_core.generation.generate import generate  # noqa: E402
+from wavenet_core.model.wavenet import ResidualLayer, WaveNet, WaveNetConfig  # noqa: E402
+from wavenet_core.model.mulaw import SILENCE_CLASS, mu_law_decode, mu_law_encode  # noqa: E402
+from wavenet_core.training.train import LossModule, TrainConfig, TrainingData, evaluate_loss, load_examples, lr_at  # noqa: E402
 
 VARIANTS: tuple[str, ...] = ("frames", "sine_add", "sine_mask", "period_tap")
 LABELS = {
@@ -249,7 +250,7 @@ def _frame_and_global_cond(model: WaveNet, batch: int, length: int, instrument, 
     parts = []
     if model.upsampler is not None:
         if local_cond is None:
-            raise ValueError("This model needs local_cond (frame features); see wavenet_core.conditioning.")
+            raise ValueError("This model needs local_cond (frame features); see wavenet_core.controls.conditioning.")
         parts.append(model.upsample_local(local_cond, length))
     g = model.global_vector(batch, instrument, global_cond)
     if g is not None:

@@ -22,10 +22,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from wavenet_core import load_model  # noqa: E402
-from wavenet_core.autoencoder import decode, encode  # noqa: E402
+from wavenet_core.controls.autoencoder import decode, encode  # noqa: E402
 from wavenet_core.data.corpus import NoteCorpus  # noqa: E402
-from wavenet_core.descriptors import describe  # noqa: E402
-from wavenet_core.steering import steer  # noqa: E402
+from wavenet_core.measure.descriptors import describe  # noqa: E402
+from wavenet_core.controls.steering import steer  # noqa: E402
 
 
 def pair_targets(start: dict) -> dict[str, list[str]]:

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from wavenet_core.model import WaveNet, preset_config  # noqa: E402
+from wavenet_core.model.wavenet import WaveNet, preset_config  # noqa: E402
 
 
 def step_time(model: WaveNet, opt, batch: dict, bf16: bool) -> float:

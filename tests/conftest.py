@@ -86,7 +86,7 @@ def tracked_files_untouched() -> Iterator[None]:
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory) -> Path:
     """Run folder of a `tiny` conditioned model trained for 150 steps on a 48-clip corpus (seconds)."""
-    from wavenet_core.train import TrainConfig, train
+    from wavenet_core.training.train import TrainConfig, train
     out = tmp_path_factory.mktemp("tiny_run")
     cfg = TrainConfig(out=str(out), preset="tiny", steps=150, batch_size=8, segment=1600, corpus_size=48,
                       corpus_seconds=1.0, val_every=50, checkpoint_every=50, lr=1e-2, warmup=10, seed=0)
@@ -99,7 +99,7 @@ def tiny_run(tmp_path_factory) -> Path:
 def tiny_ae_run(tmp_path_factory) -> Path:
     """Run folder of a `tiny` autoencoder trained for 80 steps on a 12-clip corpus (PCA fitted by the
     training loop): the autoencoder and steering tests."""
-    from wavenet_core.train import TrainConfig, train
+    from wavenet_core.training.train import TrainConfig, train
     out = tmp_path_factory.mktemp("tiny_ae_run")
     cfg = TrainConfig(out=str(out), model_type="autoencoder", preset="tiny", steps=80, batch_size=4, segment=2048,
                       corpus_size=12, corpus_seconds=1.0, val_every=80, val_batches=1, checkpoint_every=80, lr=1e-2,
@@ -116,7 +116,7 @@ def studio_ae_run(tmp_path_factory) -> Path:
     README's screenshots come from docs/screenshots/make_screenshots.py, not from the tests.)"""
     if os.environ.get("STUDIO_TEST_AE_RUN"):
         return Path(os.environ["STUDIO_TEST_AE_RUN"])
-    from wavenet_core.train import TrainConfig, train
+    from wavenet_core.training.train import TrainConfig, train
     out = tmp_path_factory.mktemp("studio_ae_run")
     with pinned(0):
         train(TrainConfig(out=str(out), model_type="autoencoder", preset="tiny", steps=20, batch_size=4, segment=2048,

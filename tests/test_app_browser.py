@@ -39,7 +39,7 @@ def url(request, tmp_path_factory):
         for name in ("model.safetensors", "log.csv", "card.md"):
             if (source / name).is_file():
                 shutil.copy(source / name, models / model / name)
-    from wavenet_core.studio import build_app
+    from wavenet_core.studio.app import build_app
     demo = build_app(models, slots=1, queue_size=4)
     if demo.warm_up_thread is not None:
         demo.warm_up_thread.join()

@@ -22,7 +22,7 @@ SR = 16000
 # Gradio's own queue code trips pandas deprecation warnings; they are not ours to fix.
 pytestmark = pytest.mark.filterwarnings("ignore::Warning:gradio.queueing")
 
-# Every value the /generate endpoint takes, in order (see wavenet_core/studio.py).
+# Every value the /generate endpoint takes, in order (see wavenet_core/studio/).
 VALID = dict(model_name="tiny", instrument="saw", mix={}, pitch_mode="note", pitch=60, melody="", tempo=120,
              midi_file=None, recording=None, source_length=True, loudness_mode="level", level=-18, attack=20,
              decay=150, sustain=-6, release=200, glide=0, vibrato_depth=0, vibrato_rate=5.5, transpose=0,
@@ -50,7 +50,7 @@ def model_dir(request, studio_ae_run, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def app(model_dir):
-    from wavenet_core.studio import build_app
+    from wavenet_core.studio.app import build_app
     demo = build_app(model_dir, slots=2, queue_size=8)
     if demo.warm_up_thread is not None:
         demo.warm_up_thread.join()
@@ -110,7 +110,7 @@ def test_every_event_is_named(app):
     gen = next(fn for fn in demo.fns.values() if fn.api_name == "generate")
     assert gen.concurrency_limit == 2 and gen.concurrency_id == "generation"
     assert demo._queue.max_size == 8
-    from wavenet_core.studio import MAX_UPLOAD_BYTES
+    from wavenet_core.studio.app import MAX_UPLOAD_BYTES
     assert demo.max_file_size == MAX_UPLOAD_BYTES
 
 
@@ -135,7 +135,7 @@ def test_generate_mix_melody_envelope(client, model_dir):
                       pitch_mode="melody", melody=melody, tempo=150, loudness_mode="envelope", vibrato_depth=30,
                       glide=40, seconds=5)
     model = load_model(model_dir / "tiny" / "model.safetensors")
-    from wavenet_core.conditioning import ADSR
+    from wavenet_core.controls.conditioning import ADSR
     expected = model_inputs(Controls(melody=melody, tempo=150, adsr=ADSR(0.02, 0.15, -6, 0.2)), model.config).n_samples
     check_result(result, expected)                         # the melody sets the length, not the slider
     controls = result[-1]["controls"]
@@ -278,7 +278,7 @@ def test_cancelled_generation_hands_over_what_it_made(model_dir):
     plain and with conditioning strength: exactly the first samples of the uncancelled sound."""
     from wavenet_core import Cancelled
     from wavenet_core import generate as core_generate
-    from wavenet_core.mulaw import mu_law_decode
+    from wavenet_core.model.mulaw import mu_law_decode
     model = load_model(model_dir / "tiny" / "model.safetensors")
     inputs = model_inputs(Controls(seconds=3.0, instrument="saw", pitch=60, loudness=-18), model.config)
     for guidance in (1.0, 2.0):
@@ -298,7 +298,7 @@ def test_cancelled_generation_hands_over_what_it_made(model_dir):
 def test_verdict_above_every_generated_sound(client, model_dir):
     """The page's verdict is the verdict module's judgement of the same sound (the tiny model mostly misses)."""
     from wavenet_core import generate as core_generate
-    from wavenet_core.verdict import judge, known_pitch_range
+    from wavenet_core.controls.verdict import judge, known_pitch_range
     result = generate(client, pitch="A4", seconds=0.6, seed=11)
     audio = check_result(result, int(0.6 * SR))
     line, details = result[6], result[-1]
@@ -354,7 +354,7 @@ def test_sampling_pitch_targets_take_note_names(client):
 
 
 def test_empty_scatter_becomes_a_message():
-    from wavenet_core.studio import _scatter
+    from wavenet_core.studio.app import _scatter
     fig, line = _scatter({"candidates": [{"descriptors": {"pitch": None, "brightness": 900.0}}]}, "pitch", "brightness")
     assert fig is None and "no candidate had a measurable pitch" in line and "Choose other scatter axes" in line
 
@@ -389,7 +389,7 @@ def test_model_page_and_picker(client):
 
 def test_no_models_installed(tmp_path):
     """An empty model folder still gives a working page, and generation explains what to do."""
-    from wavenet_core.studio import ModelShelf, build_app
+    from wavenet_core.studio.app import ModelShelf, build_app
     demo = build_app(tmp_path, warm_up=False)
     assert demo.studio.shelf.names() == []
     with pytest.raises(ValueError, match="No models are installed; train one"):
@@ -404,7 +404,7 @@ def test_models_are_loaded_once(app):
 
 # ---- Autoencoder tab --------------------------------------------------------------------------
 def _example(i: int = 0) -> str:
-    from wavenet_core.studio import corpus_examples
+    from wavenet_core.studio.app import corpus_examples
     return list(corpus_examples(SR))[i]
 
 

@@ -9,12 +9,11 @@ import soundfile as sf
 import torch
 
 from wavenet_core import load_model
-from wavenet_core.autoencoder import (WaveNetAutoencoder, autoencoder_config, check_latent, decode, edit, encode,
-                                      interpolate, latent_pitch, load_latent, pca_coordinates, principal_directions,
-                                      save_latent, shift_pitch, silence_latent)
+from wavenet_core.model.autoencoder import WaveNetAutoencoder, autoencoder_config
+from wavenet_core.controls.autoencoder import check_latent, decode, edit, encode, interpolate, latent_pitch, load_latent, pca_coordinates, principal_directions, save_latent, shift_pitch, silence_latent
 from wavenet_core.cli import main as cli_main
 from wavenet_core.data.corpus import NoteCorpus
-from wavenet_core.mulaw import mu_law_encode
+from wavenet_core.model.mulaw import mu_law_encode
 
 SR = 16000
 

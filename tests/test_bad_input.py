@@ -159,9 +159,9 @@ def test_unusual_but_valid_files_load(bad):
 
 
 def test_silence_is_described_and_refused_where_it_cannot_be_used(bad, tmp_path):
-    from wavenet_core.conditioning import Controls, requested_curves
+    from wavenet_core.controls.conditioning import Controls, requested_curves
     from wavenet_core.data import load_folder
-    from wavenet_core.descriptors import describe
+    from wavenet_core.measure.descriptors import describe
     d = describe(load_audio(bad["silent"], SR), SR)                 # …described as silent,
     assert d["pitch"] is None and d["sounding_seconds"] == 0 and d["loudness"] == -80
     with pytest.raises(AudioError) as e:                            # …but there is nothing to follow,
@@ -176,7 +176,7 @@ def test_silence_is_described_and_refused_where_it_cannot_be_used(bad, tmp_path)
 
 def test_arrays_with_nan_or_nothing_are_refused():
     from wavenet_core.audio_io import check_audio
-    from wavenet_core.descriptors import describe
+    from wavenet_core.measure.descriptors import describe
     for audio, message in [(np.zeros(0), "empty"), (np.array([0.1, np.nan]), "NaN or infinite"),
                            (np.array([0.1, -np.inf]), "NaN or infinite"), (np.zeros((2, 100)), "mono")]:
         with pytest.raises(AudioError, match=message):
@@ -250,7 +250,7 @@ def test_generation_arguments_are_checked(tiny, kwargs, message):
 
 def test_a_real_checkpoint_is_never_mistaken_for_a_pickle(tmp_path, tiny):
     """Regression: a safetensors header of 128 + 256·k bytes starts with byte 0x80, the pickle magic."""
-    from wavenet_core.checkpoint import write_safetensors
+    from wavenet_core.model.checkpoint import write_safetensors
     sd = tiny.state_dict()
     for pad in range(256):
         path = write_safetensors(tmp_path / "m.safetensors", sd, {"kind": "wavenet", "config": __import__("json").dumps(
@@ -278,7 +278,7 @@ def _npy(shape, descr="<f4", data=b"\0" * 40) -> bytes:
     (b"\x93NUMPY\x01\x00\x10\x00{'descr': 'x'}\n", "not a valid .npy array"),
 ])
 def test_malformed_latents_are_refused_before_allocation(tmp_path, content, message):
-    from wavenet_core.autoencoder import load_latent
+    from wavenet_core.controls.autoencoder import load_latent
     path = tmp_path / "z.npy"
     path.write_bytes(content)
     with pytest.raises(ValueError) as e:
@@ -338,7 +338,7 @@ def test_cli_model_paths(tmp_path, capsys, bad):
 
 
 def test_cli_decode_malformed_latent(tmp_path, capsys):
-    from wavenet_core.autoencoder import WaveNetAutoencoder, autoencoder_config
+    from wavenet_core.model.autoencoder import WaveNetAutoencoder, autoencoder_config
     torch.manual_seed(0)
     save_model(WaveNetAutoencoder(autoencoder_config("tiny")), tmp_path / "ae")
     (tmp_path / "z.npy").write_bytes(_npy((10 ** 9, 8)))
@@ -351,14 +351,14 @@ def test_cli_decode_malformed_latent(tmp_path, capsys):
 
 # ---- training output: unwritable and full disks ------------------------------------------------
 def _train_cfg(out, **kw):
-    from wavenet_core.train import TrainConfig
+    from wavenet_core.training.train import TrainConfig
     base = dict(out=str(out), preset="tiny", steps=4, batch_size=2, segment=800, corpus_size=6, corpus_seconds=0.6,
                 val_every=2, checkpoint_every=2, lr=5e-3, warmup=1, seed=3, val_batches=1, threads=1)
     return TrainConfig(**{**base, **kw})
 
 
 def test_full_disk_fails_before_training_starts(tmp_path, monkeypatch):
-    import wavenet_core.train as tr
+    import wavenet_core.training.train as tr
     Usage = namedtuple("Usage", "total used free")
     monkeypatch.setattr(tr.shutil, "disk_usage", lambda p: Usage(10 ** 12, 10 ** 12 - 5_000_000, 5_000_000))
 
@@ -374,8 +374,8 @@ def test_full_disk_fails_before_training_starts(tmp_path, monkeypatch):
 
 def test_disk_filling_up_mid_run_keeps_the_last_checkpoint(tmp_path, monkeypatch):
     """ENOSPC while writing step 4's checkpoint: a one-line exit, and step 2's checkpoint still loads."""
-    import wavenet_core.checkpoint as ck
-    import wavenet_core.train as tr
+    import wavenet_core.model.checkpoint as ck
+    import wavenet_core.training.train as tr
     real = ck.save_file
     calls = []
 
@@ -409,7 +409,7 @@ VALID = dict(model_name="tiny", instrument="saw", mix={}, pitch_mode="note", pit
 @pytest.fixture(scope="module")
 def app_generate(tiny_dir):
     gr = pytest.importorskip("gradio")
-    from wavenet_core.studio import build_app
+    from wavenet_core.studio.app import build_app
     demo = build_app(tiny_dir, slots=1, queue_size=4, warm_up=False)
     fn = next(f for f in demo.fns.values() if f.api_name == "generate").fn
 
@@ -458,7 +458,7 @@ def test_app_accepts_unusual_recordings_and_keeps_serving(app_generate, bad):
 
 @pytest.fixture(scope="module")
 def sampling():
-    return pytest.importorskip("wavenet_core.sampling")
+    return pytest.importorskip("wavenet_core.controls.sampling")
 
 
 @pytest.mark.parametrize("text, message", [
@@ -487,7 +487,7 @@ def test_bad_target_ranges(sampling, text, message):
 def test_app_sampling_tab_refuses_bad_ranges(app_generate, name, low, high, message):
     """The Sampling tab's handler, called with the page's own defaults and one bad target range."""
     gr, _, demo = app_generate
-    from wavenet_core.studio import SAMPLING_TARGETS
+    from wavenet_core.studio.app import SAMPLING_TARGETS
     sample = next(f for f in demo.fns.values() if f.api_name == "sample")
     args = [getattr(c, "value", None) for c in sample.inputs]
     args[0] = "tiny"

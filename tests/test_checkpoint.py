@@ -122,7 +122,7 @@ def test_save_is_atomic_when_interrupted(tmp_path, saved, monkeypatch):
     """A failure while writing leaves the previous checkpoint intact and no temp files behind."""
     model, path = saved
     before = path.read_bytes()
-    import wavenet_core.checkpoint as ck
+    import wavenet_core.model.checkpoint as ck
 
     def boom(tensors, filename, metadata=None):
         with open(filename, "wb") as f:
@@ -160,8 +160,8 @@ def _with_config(tmp_path, saved, name: str, config, kind: str = "wavenet") -> "
 @pytest.fixture()
 def built(monkeypatch):
     """Records every model built with real storage (the meta device allocates nothing)."""
-    import wavenet_core.autoencoder as ae
-    import wavenet_core.model as wm
+    import wavenet_core.controls.autoencoder as ae
+    import wavenet_core.model.wavenet as wm
     calls = []
     for cls in (wm.WaveNet, ae.WaveNetAutoencoder):
         def init(self, config, _orig=cls.__init__, _name=cls.__name__):
@@ -222,7 +222,7 @@ HOSTILE_AUTOENCODER = {
 
 @pytest.mark.parametrize("case", sorted(HOSTILE_AUTOENCODER))
 def test_hostile_autoencoder_config_is_refused_before_building(tmp_path, saved, built, case):
-    from wavenet_core.autoencoder import autoencoder_config
+    from wavenet_core.model.autoencoder import autoencoder_config
     change, message = HOSTILE_AUTOENCODER[case]
     p = _with_config(tmp_path, saved, "hostile", {**autoencoder_config("tiny").to_dict(), **change}, kind="autoencoder")
     with pytest.raises(CheckpointError, match=message) as e:
@@ -271,7 +271,7 @@ def test_configs_without_the_newer_fields_still_load(tmp_path, saved):
 
 @pytest.mark.parametrize("name", ["notes", "autoencoder"])
 def test_shipped_models_pass_the_config_checks(name):
-    from wavenet_core.checkpoint import MAX_PARAMETERS, load_checkpoint_metadata, validate_config
+    from wavenet_core.model.checkpoint import MAX_PARAMETERS, load_checkpoint_metadata, validate_config
     meta = load_checkpoint_metadata(name)
     config = validate_config(meta["kind"], meta["config"], name)
     assert load_model(name).n_parameters <= MAX_PARAMETERS and load_model(name).config == config

@@ -10,11 +10,11 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from wavenet_core.conditioning import (ADSR, DEFAULT_ENVELOPE, LEGATO, LOCAL_DIM, LOCAL_FEATURES, Controls, MelodyStep,
+from wavenet_core.controls.conditioning import (ADSR, DEFAULT_ENVELOPE, LEGATO, LOCAL_DIM, LOCAL_FEATURES, Controls, MelodyStep,
                                        encode_local, format_melody, instrument_weights, model_inputs, parse_adsr,
                                        parse_melody, parse_note, parse_timbre, read_midi, requested_curves, velocity_db)
 from wavenet_core.data.corpus import INSTRUMENTS
-from wavenet_core.model import preset_config
+from wavenet_core.model.wavenet import preset_config
 
 SR, HOP = 16000, 160
 FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -6,7 +6,7 @@ import pytest
 import soundfile as sf
 
 from wavenet_core.data import load_folder
-from wavenet_core.train import TrainConfig, train
+from wavenet_core.training.train import TrainConfig, train
 
 
 def tone(freq, seconds, sr, level=0.3):

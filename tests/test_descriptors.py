@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from wavenet_core.descriptors import (DESCRIPTOR_NAMES, describe, f0_contour, frame_loudness_db, hz_to_midi,
+from wavenet_core.measure.descriptors import (DESCRIPTOR_NAMES, describe, f0_contour, frame_loudness_db, hz_to_midi,
                                       pitch_track)
 
 SR = 16000

@@ -1,4 +1,4 @@
-"""Scale-out: ``torchrun --nproc_per_node=2 -m wavenet_core.train`` (DDP over gloo, two CPU
+"""Scale-out: ``torchrun --nproc_per_node=2 -m wavenet_core.training.train`` (DDP over gloo, two CPU
 processes) trains the same model as one process with the same global batch.
 
 Each rank takes its slice of the same deterministic global batch and DDP averages the
@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from wavenet_core import load_model
-from wavenet_core.train import TrainConfig, train
+from wavenet_core.training.train import TrainConfig, train
 
 ARGS = dict(preset="tiny", steps=10, batch_size=4, segment=800, corpus_size=12, corpus_seconds=0.6, val_every=5,
             checkpoint_every=5, lr=5e-3, warmup=2, seed=3, threads=1)   # val_batches: the default 2
@@ -40,7 +40,7 @@ def runs(tmp_path_factory):
     for k in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
         env.pop(k, None)
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-           "-m", "wavenet_core.train", *_flags(**ARGS), "--out", str(ddp)]
+           "-m", "wavenet_core.training.train", *_flags(**ARGS), "--out", str(ddp)]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     # The single-process reference trains here while the two ranks run.
     train(TrainConfig(out=str(single), **ARGS), log=lambda *a: None, progress=False)

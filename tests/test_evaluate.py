@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from wavenet_core.data.corpus import INSTRUMENTS, PITCH_RANGE, Note, render_notes
-from wavenet_core.descriptors import f0_error_semitones, loudness_l1_db, pitch_frame_metrics
-from wavenet_core.evaluate import (ANCHORS, MELODIES, NONE_OF_THESE, SEED_STRIDE, TARGETS, Request, TimbreClassifier,
+from wavenet_core.measure.descriptors import f0_error_semitones, loudness_l1_db, pitch_frame_metrics
+from wavenet_core.evaluation.evaluate import (ANCHORS, MELODIES, NONE_OF_THESE, SEED_STRIDE, TARGETS, Request, TimbreClassifier,
                                    card_table, check_targets, combine, corpus_clip, format_table, measure,
                                    note_request, plan_requests, quick_plan_signature, summarise)
 
@@ -173,7 +173,7 @@ def test_card_table_shows_ci_ceiling_and_anchors():
 
 def test_evaluate_quick_cli(tiny_run, tmp_path, capsys):
     from wavenet_core.cli import main
-    from wavenet_core.evaluate import main as card_main
+    from wavenet_core.evaluation.evaluate import main as card_main
     out = tmp_path / "report.json"
     assert main(["evaluate", "--model", str(tiny_run / "model.safetensors"), "--quick", "--seed", "3",
                  "--batch", "4", "--out", str(out)]) == 0
@@ -205,9 +205,9 @@ def test_evaluate_quick_cli(tiny_run, tmp_path, capsys):
 
 
 def test_evaluate_dispatches_autoencoders_explicitly(monkeypatch, tmp_path, capsys):
-    import wavenet_core.checkpoint as checkpoint
+    import wavenet_core.model.checkpoint as checkpoint
     from wavenet_core.cli import main
-    from wavenet_core.evaluate import evaluate_model
+    from wavenet_core.evaluation.evaluate import evaluate_model
     seen = {}
 
     def fake_eval(model, *, seed=0, quick=False, temperature=1.0, method=None, log=print):
@@ -215,7 +215,7 @@ def test_evaluate_dispatches_autoencoders_explicitly(monkeypatch, tmp_path, caps
         return {"metrics": {"pitch": 1.0}}
     monkeypatch.setattr(checkpoint, "load_checkpoint_metadata", lambda name: {"kind": "autoencoder"})
     monkeypatch.setattr(checkpoint, "load_model", lambda name: f"loaded {name}")
-    monkeypatch.setitem(sys.modules, "wavenet_core.autoencoder_eval", types.SimpleNamespace(evaluate_autoencoder=fake_eval))
+    monkeypatch.setitem(sys.modules, "wavenet_core.evaluation.autoencoder", types.SimpleNamespace(evaluate_autoencoder=fake_eval))
     report = evaluate_model("ae", out=tmp_path / "r.json", seed=7, quick=True, temperature=0.9, method="reference")
     assert seen == {"model": "loaded ae", "seed": 7, "quick": True, "temperature": 0.9, "method": "reference"}
     assert report["model_kind"] == "autoencoder" and json.loads((tmp_path / "r.json").read_text())["metrics"] == {"pitch": 1.0}

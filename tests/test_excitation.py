@@ -9,11 +9,11 @@ import pytest
 import torch
 
 from wavenet_core import WaveNet, preset_config
-from wavenet_core.conditioning import Controls, model_inputs
+from wavenet_core.controls.conditioning import Controls, model_inputs
 from wavenet_core.data import NoteCorpus
 from wavenet_core.data.corpus import INSTRUMENTS, PITCH_RANGE
-from wavenet_core.model import WaveNetConfig, excitation_phase, sine_excitation
-from wavenet_core.train import TrainingData, stratified_holdout
+from wavenet_core.model.wavenet import WaveNetConfig, excitation_phase, sine_excitation
+from wavenet_core.training.train import TrainingData, stratified_holdout
 
 SR, HOP = 16000, 160
 

@@ -1,4 +1,4 @@
-"""The fast generator (wavenet_core/fast.py) against the model's own forward pass and the reference sampler."""
+"""The fast generator (wavenet_core/generation/fast.py) against the model's own forward pass and the reference sampler."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,10 +6,10 @@ import pytest
 import soundfile as sf
 import torch
 
-from wavenet_core import fast
-from wavenet_core.generate import (Cancelled, ModelInputs, free_inputs, generate, guided_logits, reference_classes,
-                                   stream_uniforms)
-from wavenet_core.model import WaveNet, preset_config
+from wavenet_core.generation import fast
+from wavenet_core.generation.inputs import Cancelled, ModelInputs, free_inputs, guided_logits, stream_uniforms
+from wavenet_core.generation.generate import generate, reference_classes
+from wavenet_core.model.wavenet import WaveNet, preset_config
 
 VARIANTS = {
     "none": {},

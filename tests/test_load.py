@@ -82,7 +82,7 @@ def model_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def served(model_dir):
-    from wavenet_core.studio import build_app
+    from wavenet_core.studio.app import build_app
     demo = build_app(model_dir, slots=SLOTS, queue_size=WAITING)
     if demo.warm_up_thread is not None:
         demo.warm_up_thread.join()

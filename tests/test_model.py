@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from wavenet_core import WaveNet, generate, load_model, mu_law_decode, mu_law_encode, preset_config, save_model
-from wavenet_core.generate import ModelInputs
+from wavenet_core.generation.inputs import ModelInputs
 
 VARIANTS = {
     "none": dict(),

@@ -145,7 +145,8 @@ def test_latent_sliders_move_along_principal_directions():
     wiring: the PC slider moves the latent's coordinate by that many standard deviations."""
     import torch
 
-    from wavenet_core.autoencoder import WaveNetAutoencoder, autoencoder_config, fit_pca
+    from wavenet_core.model.autoencoder import WaveNetAutoencoder, autoencoder_config
+    from wavenet_core.controls.autoencoder import fit_pca
     from wavenet_core.data.corpus import NoteCorpus
     from wavenet_core.notebook_widgets import control, latent_explorer
 

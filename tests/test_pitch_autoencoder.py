@@ -11,16 +11,17 @@ import soundfile as sf
 import torch
 
 from wavenet_core import WaveNet, preset_config
-from wavenet_core import autoencoder as ae
-from wavenet_core.checkpoint import save_model
+from wavenet_core.controls import autoencoder as ae
+from wavenet_core.model.autoencoder import WaveNetAutoencoder, autoencoder_config
+from wavenet_core.model.checkpoint import save_model
 from wavenet_core.data import NoteCorpus
-from wavenet_core.model import WaveNetConfig
-from wavenet_core.warmstart import warm_start
+from wavenet_core.model.wavenet import WaveNetConfig
+from wavenet_core.training.warmstart import warm_start
 
 
-def tiny_ae(excitation: str = "sine", seed: int = 0) -> ae.WaveNetAutoencoder:
+def tiny_ae(excitation: str = "sine", seed: int = 0) -> WaveNetAutoencoder:
     torch.manual_seed(seed)
-    return ae.WaveNetAutoencoder(ae.autoencoder_config("tiny", excitation=excitation)).eval()
+    return WaveNetAutoencoder(autoencoder_config("tiny", excitation=excitation)).eval()
 
 
 @pytest.fixture(scope="module")
@@ -140,7 +141,7 @@ def test_cli_reconstruct_transpose(tmp_path, clip):
 def test_steering_holds_the_pitch_and_reports_what_moved(clip, monkeypatch):
     """Every candidate decodes with the one held pitch contour; the result lists untargeted
     properties (pitch, voicing, noisiness) with start, final and whether they moved."""
-    from wavenet_core import steering
+    from wavenet_core.controls import steering
 
     model = tiny_ae()
     ae.fit_pca(model, [clip])
@@ -164,7 +165,7 @@ def test_steering_holds_the_pitch_and_reports_what_moved(clip, monkeypatch):
 
 
 def test_held_properties_tolerances():
-    from wavenet_core.steering import held_properties
+    from wavenet_core.controls.steering import held_properties
     start = {"pitch": 60.0, "voiced_fraction": 0.9, "noisiness": 0.01}
     same = held_properties(start, {"pitch": 60.3, "voiced_fraction": 0.85, "noisiness": 0.05}, [])
     assert not any(m["moved"] for m in same.values())

@@ -21,9 +21,9 @@ from hypothesis import strategies as st  # noqa: E402
 from hypothesis.extra.numpy import arrays  # noqa: E402
 
 from wavenet_core import AudioError, load_audio  # noqa: E402
-from wavenet_core.conditioning import MelodyStep, format_melody, parse_melody  # noqa: E402
-from wavenet_core.descriptors import describe, frame_loudness_db  # noqa: E402
-from wavenet_core.mulaw import mu_law_decode, mu_law_encode  # noqa: E402
+from wavenet_core.controls.conditioning import MelodyStep, format_melody, parse_melody  # noqa: E402
+from wavenet_core.measure.descriptors import describe, frame_loudness_db  # noqa: E402
+from wavenet_core.model.mulaw import mu_law_decode, mu_law_encode  # noqa: E402
 
 SR = 16000
 
@@ -221,7 +221,7 @@ def test_load_audio_refuses_any_non_finite_sample(frames, bad_value, where):
 # ---- target parser (rejection sampling) ----------------------------------------------------------
 @pytest.fixture(scope="module")
 def sampling():
-    return pytest.importorskip("wavenet_core.sampling")
+    return pytest.importorskip("wavenet_core.controls.sampling")
 
 
 TARGET_ALPHABET = "pitchloudnesbrigtmvyf_=.-0123456789 CDEG#b"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from wavenet_core.evaluate import regression_guard
+from wavenet_core.evaluation.evaluate import regression_guard
 
 SHIPPED = Path(__file__).resolve().parent.parent / "assets" / "models" / "notes"
 

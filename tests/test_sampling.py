@@ -1,4 +1,4 @@
-"""Rejection sampling (wavenet_core/sampling.py): targets, budgets, early rejection, novelty, CLI."""
+"""Rejection sampling (wavenet_core/controls/sampling.py): targets, budgets, early rejection, novelty, CLI."""
 from __future__ import annotations
 
 import json
@@ -9,12 +9,13 @@ import pytest
 import soundfile as sf
 import torch
 
-from wavenet_core import fast
-from wavenet_core.descriptors import describe
-from wavenet_core.generate import generate, stream_uniforms
-from wavenet_core.model import WaveNet, preset_config
-from wavenet_core.mulaw import SILENCE_CLASS
-from wavenet_core.sampling import (PREFIX_SAFE, TARGET_NAMES, Goal, NoveltyIndex, PrefixJudge, RejectionSampler,
+from wavenet_core.generation import fast
+from wavenet_core.measure.descriptors import describe
+from wavenet_core.generation.inputs import stream_uniforms
+from wavenet_core.generation.generate import generate
+from wavenet_core.model.wavenet import WaveNet, preset_config
+from wavenet_core.model.mulaw import SILENCE_CLASS
+from wavenet_core.controls.sampling import (PREFIX_SAFE, TARGET_NAMES, Goal, NoveltyIndex, PrefixJudge, RejectionSampler,
                                    Target, compare_control_methods, corpus_params_for, failed_targets, parse_target,
                                    parse_targets)
 
@@ -92,7 +93,7 @@ def test_fast_stop_hook_keeps_other_streams_exact(monkeypatch):
             p.mul_(3.0)
     b, n = 12, 1500
     g = torch.Generator().manual_seed(1)
-    from wavenet_core.generate import ModelInputs
+    from wavenet_core.generation.inputs import ModelInputs
     inputs = ModelInputs(n, instrument=torch.arange(b) % 4, local_cond=torch.randn(b, 6, n // 160 + 2, generator=g))
     u = stream_uniforms(range(10, 10 + b), n)
     monkeypatch.setattr(fast, "_CHUNK_WORK", 1400)
@@ -290,7 +291,7 @@ def test_novelty_zero_for_training_clip_and_grows_with_noise(small_index):
 
 
 def test_novelty_index_is_cached_on_disk(small_index, tmp_path, monkeypatch):
-    from wavenet_core import sampling
+    from wavenet_core.controls import sampling
     index = NoveltyIndex.for_corpus(seed=3, size=4, seconds=0.5, cache=tmp_path)
     files = list(tmp_path.glob("novelty-*.npz"))
     assert len(files) == 1
@@ -376,7 +377,7 @@ def test_cli_sample_end_to_end(tiny_run, tmp_path, capsys):
 def test_shipped_model_novelty_index_ships_with_it(tmp_path, monkeypatch):
     """`wavenet sample --target novelty=…` on the shipped notes model loads the index from assets/
     (building it for 1,200 clips takes minutes), and the index is that model's training corpus."""
-    from wavenet_core import sampling
+    from wavenet_core.controls import sampling
     from wavenet_core.data.corpus import NoteCorpus
     monkeypatch.setenv("WAVENET_CACHE_DIR", str(tmp_path))          # an empty user cache
     monkeypatch.setattr(sampling, "_INDEX_MEMO", {})

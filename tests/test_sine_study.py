@@ -34,7 +34,7 @@ def _model(ss, variant: str, seed: int = 0):
 
 
 def _inputs(ss, model, pitches=(45.0, 70.0), seconds: float = 0.05):
-    from wavenet_core.conditioning import Controls, model_inputs
+    from wavenet_core.controls.conditioning import Controls, model_inputs
     names = model.config.instrument_names
     return ss.concat_inputs([model_inputs(Controls(seconds=seconds, instrument=names[i % len(names)], pitch=p,
                                                    loudness=-12), model.config) for i, p in enumerate(pitches)])
@@ -88,7 +88,7 @@ def test_period_lag_follows_f0(ss):
 def test_period_tap_reaches_one_period_back(ss):
     """(d) with a 100 Hz request (lag 160 samples, receptive field 15): a change at t0 reaches the
     logits right after it and again one period later, and nowhere in between."""
-    from wavenet_core.conditioning import encode_local
+    from wavenet_core.controls.conditioning import encode_local
     model = _model(ss, "period_tap")
     rf = model.config.receptive_field
     n = 1280
@@ -135,7 +135,7 @@ def test_mask_starts_as_identity(ss):
 def test_study_generators_match_reference(ss, variant):
     """The incremental generator computes forward's logits (teacher-forced), and both study
     generators sample what generate(method="reference") samples."""
-    from wavenet_core.generate import generate
+    from wavenet_core.generation.generate import generate
     model = _model(ss, variant)
     inputs = _inputs(ss, model, seconds=0.03)
     x = torch.randint(0, 256, (2, inputs.n_samples), generator=torch.Generator().manual_seed(4))

@@ -11,7 +11,7 @@ from wavenet_core.data import soundfont as sfmod
 from wavenet_core.data.corpus import hz_to_midi
 from wavenet_core.data.soundfont import (INSTRUMENT_NAMES, SOUNDFONT_INSTRUMENTS, SoundFontCorpus, SoundFontError,
                                          SoundFontRenderer, Stroke, resolve_soundfont)
-from wavenet_core.descriptors import f0_contour, frame_loudness_db
+from wavenet_core.measure.descriptors import f0_contour, frame_loudness_db
 
 SR, HOP = 16000, 160
 TINY = ("piano", "violin", "flute")

@@ -1,4 +1,4 @@
-"""Steering a latent toward descriptor targets (wavenet_core.steering, `wavenet steer`)."""
+"""Steering a latent toward descriptor targets (wavenet_core.controls.steering, `wavenet steer`)."""
 from __future__ import annotations
 
 import inspect
@@ -9,12 +9,12 @@ import pytest
 import soundfile as sf
 
 from wavenet_core import load_model
-from wavenet_core.autoencoder import decode, encode, principal_directions
+from wavenet_core.controls.autoencoder import decode, encode, principal_directions
 from wavenet_core.cli import main as cli_main
 from wavenet_core.data.corpus import NoteCorpus
-from wavenet_core.descriptors import describe
-from wavenet_core.sampling import distance_to_targets, failed_targets, parse_target
-from wavenet_core.steering import steer
+from wavenet_core.measure.descriptors import describe
+from wavenet_core.controls.sampling import distance_to_targets, failed_targets, parse_target
+from wavenet_core.controls.steering import steer
 
 SR = 16000
 

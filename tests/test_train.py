@@ -14,10 +14,10 @@ import torch
 import torch.nn.functional as F
 
 from wavenet_core import WaveNet, load_model, preset_config
-from wavenet_core.conditioning import encode_local
+from wavenet_core.controls.conditioning import encode_local
 from wavenet_core.data import NoteCorpus
-from wavenet_core.mulaw import mu_law_encode
-from wavenet_core.train import TrainConfig, train
+from wavenet_core.model.mulaw import mu_law_encode
+from wavenet_core.training.train import TrainConfig, train
 
 
 def test_tiny_preset_overfits_one_phrase():
@@ -145,7 +145,7 @@ def test_max_minutes_fits_the_schedule_into_the_time(tmp_path):
     what the checkpoint records, so --resume --steps N continues the same run."""
     from dataclasses import replace
 
-    from wavenet_core.train import lr_at
+    from wavenet_core.training.train import lr_at
     cfg = replace(_cfg(tmp_path / "run"), steps=10_000_000, max_minutes=0.05, val_every=50)
     lines = []
     train(cfg, log=lines.append, progress=False)

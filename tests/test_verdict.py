@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from wavenet_core.conditioning import Controls, requested_curves
+from wavenet_core.controls.conditioning import Controls, requested_curves
 from wavenet_core.data.corpus import INSTRUMENTS, Note, render_notes
-from wavenet_core.descriptors import frame_loudness_db
-from wavenet_core.verdict import (PITCH_CENTS, judge, known_pitch_range, note_label, note_name, parse_pitch)
+from wavenet_core.measure.descriptors import frame_loudness_db
+from wavenet_core.controls.verdict import (PITCH_CENTS, judge, known_pitch_range, note_label, note_name, parse_pitch)
 
 SR, HOP = 16000, 160
 

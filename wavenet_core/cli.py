@@ -61,7 +61,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     from .audio_io import AudioError
-    from .checkpoint import CheckpointError
+    from .model.checkpoint import CheckpointError
     import signal
     if hasattr(signal, "SIGPIPE"):  # `wavenet info | head` ends quietly, as other Unix tools do
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)

@@ -140,8 +140,8 @@ def _error(message: str) -> dict:
 def conditioned_clip(model, *, mix: dict[str, float] | None, pitch: float | None, loudness: float | None,
                      adsr=None, seconds: float = 0.5, temperature: float = 1.0, seed: int = 0) -> np.ndarray:
     """One clip from a conditioned WaveNet: a timbre mix (None: free), one pitch, a level and an envelope."""
-    from .conditioning import Controls, model_inputs
-    from .generate import generate
+    from .controls.conditioning import Controls, model_inputs
+    from .generation.generate import generate
 
     mix = {k: float(v) for k, v in (mix or {}).items() if v > 0} or None
     controls = Controls(seconds=seconds, instrument=mix, pitch=pitch, loudness=loudness, adsr=adsr)
@@ -155,8 +155,8 @@ def conditioning_explorer(model, seconds: float = 0.5, seed: int = 0, instrument
     and the pitch/level measured on it. ``w.result``: dict with audio, asked and measured."""
     from ipywidgets import FloatSlider, IntSlider, interactive
 
-    from .conditioning import ADSR
-    from .descriptors import describe
+    from .controls.conditioning import ADSR
+    from .measure.descriptors import describe
 
     cfg = model.config
     names = list(cfg.instrument_names) or [f"instrument {i}" for i in range(cfg.n_instruments)]
@@ -224,7 +224,7 @@ def latent_explorer(model, audio: np.ndarray, n_directions: int = 4, seed: int =
     ``w.result``: dict with latent, audio and the latent's mean coordinates (std units)."""
     from ipywidgets import FloatSlider, interactive
 
-    from .autoencoder import decode, edit, encode, pca_coordinates
+    from .controls.autoencoder import decode, edit, encode, pca_coordinates
 
     cfg = model.config
     z0 = encode(model, audio)
@@ -292,7 +292,7 @@ def judge_pool(pool, targets, x: str = "loudness", y: str = "brightness", show: 
     """Judge an already measured pool of candidates against ``targets`` (texts or ``Target``s) without
     generating anything; with ``show``, draw the pool with the target box and the acceptance rate.
     Returns the targets, accepted count, acceptance rate and candidates per accepted clip."""
-    from .sampling import failed_targets, parse_targets
+    from .controls.sampling import failed_targets, parse_targets
 
     d = _pool_dict(pool)
     targets = parse_targets(targets)
@@ -323,7 +323,7 @@ def target_explorer(pool, x: str = "loudness", y: str = "brightness", show: bool
     ``w.result``: ``judge_pool``'s dict."""
     from ipywidgets import FloatRangeSlider, interactive
 
-    from .sampling import Target
+    from .controls.sampling import Target
 
     d = _pool_dict(pool)
     sliders = {}

@@ -122,7 +122,7 @@ def spectrogram_figure(audio: np.ndarray, sample_rate: int, title: str = "spectr
 def mu_law_figure(mu: int = 255) -> Figure:
     """μ-law companding: the curve with its 256 output levels (left), and the signal-to-noise
     ratio of 8-bit μ-law vs 8-bit linear quantisation of a sine at falling levels (right)."""
-    from .mulaw import mu_law_decode, mu_law_encode
+    from .model.mulaw import mu_law_decode, mu_law_encode
 
     fig = Figure(figsize=(9, 3.2), layout="constrained")
     ax_c, ax_s = fig.subplots(1, 2)

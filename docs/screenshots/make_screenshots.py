@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     sys.path.insert(0, str(REPO))
     from playwright.sync_api import sync_playwright
-    from wavenet_core.studio import build_app
+    from wavenet_core.studio.app import build_app
 
     args.out.mkdir(parents=True, exist_ok=True)
     demo = build_app(args.model_dir, slots=1, queue_size=4)

@@ -5,11 +5,11 @@ from ..cli import command
 
 
 def _args(p):
-    from ..studio import add_arguments
+    from ..studio.app import add_arguments
     add_arguments(p)
 
 
 @command("app", "launch the browser studio (Gradio) on this machine", _args)
 def cmd_app(args):
-    from ..studio import run
+    from ..studio.app import run
     run(args)

@@ -36,28 +36,28 @@ def _pairs(items: list[str], flag: str) -> dict[int, float]:
     return out
 
 
-def _load(args):
+def load_model_arg(args):
     from .. import load_model
-    from ..autoencoder import _check_model
-    return _check_model(load_model(args.model))
+    from ..controls.autoencoder import check_autoencoder
+    return check_autoencoder(load_model(args.model))
 
 
-def _read(model, path: str, truncate: bool):
+def read_clip_arg(model, path: str, truncate: bool):
     from ..audio_io import load_audio
-    from ..autoencoder import check_clip
+    from ..controls.autoencoder import check_clip
     cfg = model.config
     audio = load_audio(path, cfg.sample_rate, max_seconds=cfg.max_seconds, truncate=truncate)
     return check_clip(model, audio, Path(path).name, truncate)
 
 
 def _edits(model, z, args):
-    from ..autoencoder import edit
+    from ..controls.autoencoder import edit
     offsets, scales = _pairs(args.offset, "--offset"), _pairs(args.scale, "--scale")
     return edit(model, z, offsets=offsets, scales=scales) if offsets or scales else z
 
 
 def _decode(model, latents, args, f0=None):
-    from ..autoencoder import decode
+    from ..controls.autoencoder import decode
     return decode(model, latents, temperature=args.temperature, seed=args.seed,
                   method="reference" if args.reference else None, progress=progress_bar("decode"), f0=f0)
 
@@ -72,9 +72,9 @@ def _encode_args(p):
 
 @command("encode", "encode an audio clip to an autoencoder latent (.npy)", _encode_args)
 def cmd_encode(args):
-    from ..autoencoder import encode, save_latent
-    model = _load(args)
-    z = encode(model, _read(model, args.input, args.truncate))
+    from ..controls.autoencoder import encode, save_latent
+    model = load_model_arg(args)
+    z = encode(model, read_clip_arg(model, args.input, args.truncate))
     save_latent(args.out, z)
     cfg = model.config
     print(f"wrote {args.out} ({z.shape[0]} frames × {z.shape[1]} dims at {cfg.frame_rate:g} frames/s "
@@ -91,8 +91,8 @@ def _decode_args(p):
 @command("decode", "decode an autoencoder latent (.npy) to audio", _decode_args)
 def cmd_decode(args):
     from ..audio_io import write_wav
-    from ..autoencoder import load_latent
-    model = _load(args)
+    from ..controls.autoencoder import load_latent
+    model = load_model_arg(args)
     z = _edits(model, load_latent(args.latent, model), args)
     audio = _decode(model, z, args)
     write_wav(args.out, audio, model.config.sample_rate)
@@ -117,7 +117,7 @@ def _flatten(value: str | None):
         return None
     if value == "median":
         return True
-    from ..conditioning import parse_note
+    from ..controls.conditioning import parse_note
     try:
         return parse_note(value)
     except ValueError as e:
@@ -128,9 +128,9 @@ def _flatten(value: str | None):
                         "transposed with --transpose or held on one note with --flatten)", _reconstruct_args)
 def cmd_reconstruct(args):
     from ..audio_io import write_wav
-    from ..autoencoder import clip_f0, encode, plan_f0
-    model = _load(args)
-    clip = _read(model, args.input, args.truncate)
+    from ..controls.autoencoder import clip_f0, encode, plan_f0
+    model = load_model_arg(args)
+    clip = read_clip_arg(model, args.input, args.truncate)
     z = _edits(model, encode(model, clip), args)
     flatten = _flatten(args.flatten)
     f0 = None
@@ -159,19 +159,19 @@ def _interpolate_args(p):
 @command("interpolate", "morph between two clips by mixing their latents (all α decoded in one batch)", _interpolate_args)
 def cmd_interpolate(args):
     from ..audio_io import write_wav
-    from ..autoencoder import encode, interpolate, silence_latent
-    model = _load(args)
+    from ..controls.autoencoder import encode, interpolate, silence_latent
+    model = load_model_arg(args)
     for a in args.alpha:
         if not -1.0 <= a <= 2.0:
             raise ValueError(f"--alpha {a} is out of range; use values from 0 (first clip) to 1 (second clip).")
-    a_clip, b_clip = _read(model, args.a, args.truncate), _read(model, args.b, args.truncate)
+    a_clip, b_clip = read_clip_arg(model, args.a, args.truncate), read_clip_arg(model, args.b, args.truncate)
     z_a, z_b = encode(model, a_clip), encode(model, b_clip)
     mixes = [_edits(model, z, args) for z in interpolate(z_a, z_b, list(args.alpha), pad=silence_latent(model))]
     f0 = None
     if model.decoder.config.excitation_dim:
         import numpy as np
 
-        from ..autoencoder import blend_f0, clip_f0
+        from ..controls.autoencoder import blend_f0, clip_f0
         n = len(mixes[0])
         f_a, f_b = (np.pad(f, (0, n - len(f))) for f in (clip_f0(model, a_clip), clip_f0(model, b_clip)))
         f0 = [f_a if args.pitch == "a" else f_b if args.pitch == "b" else blend_f0(f_a, f_b, t) for t in args.alpha]

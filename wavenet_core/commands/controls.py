@@ -15,7 +15,7 @@ def _instruments_args(p):
 
 @command("instruments", "list the instrument names a model can play (for --instrument / --timbre)", _instruments_args)
 def cmd_instruments(args):
-    from ..checkpoint import load_checkpoint_metadata
+    from ..model.checkpoint import load_checkpoint_metadata
     config = load_checkpoint_metadata(args.model).get("config", {})
     names = list(config.get("instrument_names") or [])
     if not names and config.get("n_instruments"):
@@ -39,7 +39,7 @@ def _describe_args(p):
 @command("describe", "print an audio file's descriptors (pitch, loudness, brightness, …) as JSON", _describe_args)
 def cmd_describe(args):
     from ..audio_io import load_audio
-    from ..descriptors import describe
+    from ..measure.descriptors import describe
     audio = load_audio(args.file, args.sample_rate)
     d = describe(audio, args.sample_rate, pitch=not args.no_pitch)
     print(json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in d.items()}, indent=2))
@@ -61,7 +61,7 @@ def _evaluate_args(p):
 
 @command("evaluate", "measure how well a model obeys its controls; writes a JSON report", _evaluate_args)
 def cmd_evaluate(args):
-    from ..evaluate import evaluate_model, format_table
+    from ..evaluation.evaluate import evaluate_model, format_table
 
     def log(msg):
         print(msg, file=sys.stderr)

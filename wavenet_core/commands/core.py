@@ -9,13 +9,13 @@ from ..cli import command, progress_bar
 
 # ---- train ----------------------------------------------------------------------------------
 def _train_args(p):
-    from ..train import add_arguments
+    from ..training.train import add_arguments
     add_arguments(p)
 
 
 @command("train", "train a model on the built-in corpus or a folder of audio", _train_args)
 def cmd_train(args):
-    from ..train import config_from_args, train
+    from ..training.train import config_from_args, train
     path = train(config_from_args(args), resume=args.resume)
     print(f"wrote {path}")
 
@@ -54,8 +54,8 @@ def _generate_args(p):
 
 def controls_from_args(args):
     """The generate flags → ``Controls`` (shared with other commands that take the same flags)."""
-    from ..conditioning import Controls
-    from ..verdict import parse_pitch
+    from ..controls.conditioning import Controls
+    from ..controls.verdict import parse_pitch
     pitch = None
     if args.pitch is not None:
         try:
@@ -74,9 +74,9 @@ def controls_from_args(args):
 def cmd_generate(args):
     from .. import generate, load_model, model_inputs
     from ..audio_io import AUDIO_FORMATS, write_audio
-    from ..conditioning import requested_curves
+    from ..controls.conditioning import requested_curves
     from ..jsonsafe import json_safe
-    from ..verdict import judge, known_pitch_range
+    from ..controls.verdict import judge, known_pitch_range
     if args.batch < 1:
         raise ValueError(f"--batch must be at least 1; got {args.batch}.")
     out = Path(args.out)

@@ -35,9 +35,9 @@ def _sample_args(p):
          _sample_args)
 def cmd_sample(args):
     from ..audio_io import atomic_write_bytes, write_wav
-    from ..checkpoint import load_model
-    from ..conditioning import Controls
-    from ..sampling import RejectionSampler, corpus_params_for, parse_target
+    from ..model.checkpoint import load_model
+    from ..controls.conditioning import Controls
+    from ..controls.sampling import RejectionSampler, corpus_params_for, parse_target
 
     if not args.target:
         raise ValueError("Give at least one --target NAME=LOW..HIGH, e.g. --target pitch=55..62.")
@@ -54,7 +54,7 @@ def cmd_sample(args):
     def log(msg: str) -> None:
         print(msg, file=sys.stderr)
 
-    from ..verdict import parse_pitch
+    from ..controls.verdict import parse_pitch
     try:
         pitch = None if args.pitch is None else parse_pitch(args.pitch)
     except ValueError as e:

@@ -28,9 +28,9 @@ def _steer_args(p):
 @command("steer", "search an autoencoder latent for a version of a clip that meets descriptor targets", _steer_args)
 def cmd_steer(args):
     from ..audio_io import atomic_write_bytes, write_wav
-    from ..autoencoder import encode
-    from ..steering import steering_targets, steer
-    from .autoencoder import _load, _read
+    from ..controls.autoencoder import encode
+    from ..controls.steering import steering_targets, steer
+    from .autoencoder import load_model_arg, read_clip_arg
 
     if not args.target:
         raise ValueError("Give at least one --target NAME=LOW..HIGH, e.g. --target brightness=1500..2500.")
@@ -41,12 +41,12 @@ def cmd_steer(args):
         raise ValueError(f"--seconds {args.seconds} must be positive.")
     if not Path(args.input).is_file():
         raise FileNotFoundError(f"{args.input}: no such audio file.")
-    model = _load(args)
-    clip = _read(model, args.input, args.truncate)
+    model = load_model_arg(args)
+    clip = read_clip_arg(model, args.input, args.truncate)
     z = encode(model, clip)
     f0 = None
     if model.decoder.config.excitation_dim:           # steer timbre and level at the clip's own pitch
-        from ..autoencoder import clip_f0
+        from ..controls.autoencoder import clip_f0
         f0 = clip_f0(model, clip)
 
     def progress(used: int, budget: int) -> None:

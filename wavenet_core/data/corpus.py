@@ -22,7 +22,7 @@ import numpy as np
 
 # hz_to_midi lives in descriptors (one definition: NaN where unvoiced); imported here so that
 # `from wavenet_core.data.corpus import hz_to_midi` keeps working beside midi_to_hz
-from ..descriptors import frame_loudness_db, hz_to_midi  # noqa: F401
+from ..measure.descriptors import frame_loudness_db, hz_to_midi  # noqa: F401
 
 INSTRUMENTS: tuple[str, ...] = ("pluck", "bell", "saw", "clarinet", "organ", "flute")
 PITCH_RANGE: tuple[int, int] = (36, 84)        # MIDI C2..C6 inclusive: the studio's whole range

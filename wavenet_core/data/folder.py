@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..audio_io import AudioError, atomic_write_bytes, load_audio
-from ..descriptors import f0_contour, frame_loudness_db
+from ..measure.descriptors import f0_contour, frame_loudness_db
 from .corpus import Example
 
 AUDIO_EXTENSIONS = {".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif"}

@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 from scipy.signal import butter, lfilter
 
-from ..descriptors import frame_loudness_db
+from ..measure.descriptors import frame_loudness_db
 from .corpus import Example, estimate_frame_phase, frame_f0, midi_to_hz
 
 SYNTH_PACKAGE = "tinysoundfont"

@@ -16,7 +16,7 @@ Measures, on held-out corpus clips (``NoteCorpus`` with a seed the model was not
 * the same measures, without targets, on a few recordings outside the corpus
   (``outside_recordings``: espeak-ng speech and sox synth when installed, numpy-made sounds).
 
-``python -m wavenet_core.autoencoder_eval --model autoencoder --out eval.json``
+``python -m wavenet_core.evaluation.autoencoder --model autoencoder --out eval.json``
 """
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ from typing import Callable
 
 import numpy as np
 
-from .autoencoder import _check_model, clip_f0, decode, encode_batch, interpolate, plan_f0, silence_latent
+from ..controls.autoencoder import (check_autoencoder, clip_f0, decode, encode_batch, interpolate, plan_f0, silence_latent)
 
 EVAL_CORPUS_SEED = 9001          # held out: training uses the corpus with --seed (0 for the shipped model)
 PITCH_FMIN, PITCH_FMAX = 65.0, 1050.0
@@ -54,7 +54,7 @@ def mel_distance(a_db: np.ndarray, b_db: np.ndarray) -> float:
 
 
 def pitch_track(audio: np.ndarray, sr: int, hop: int = 256) -> np.ndarray:
-    from .descriptors import f0_contour
+    from ..measure.descriptors import f0_contour
     return f0_contour(audio, sr, hop, fmin=PITCH_FMIN, fmax=PITCH_FMAX)
 
 
@@ -104,7 +104,7 @@ def spearman(x, y) -> float:
 
 # ---- recordings outside the corpus ----------------------------------------------------------
 def _tool_recording(cmd: list[str], sr: int) -> np.ndarray | None:
-    from .audio_io import load_audio
+    from ..audio_io import load_audio
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "clip.wav"
         try:
@@ -199,8 +199,8 @@ def evaluate_autoencoder(model, *, n_clips: int = 30, n_pairs: int = 10, n_alpha
     """
     if quick:
         n_clips, n_pairs, n_alphas, outside = min(n_clips, 12), min(n_pairs, 4), min(n_alphas, 5), False
-    from .data.corpus import INSTRUMENTS, NoteCorpus
-    model = _check_model(model)
+    from ..data.corpus import INSTRUMENTS, NoteCorpus
+    model = check_autoencoder(model)
     cfg = model.config
     sr = cfg.sample_rate
     t0 = time.perf_counter()
@@ -313,7 +313,7 @@ def evaluate_autoencoder(model, *, n_clips: int = 30, n_pairs: int = 10, n_alpha
 
 def main(argv: list[str] | None = None) -> None:
     import torch
-    p = argparse.ArgumentParser(prog="python -m wavenet_core.autoencoder_eval", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m wavenet_core.evaluation.autoencoder", description=__doc__.splitlines()[0])
     p.add_argument("--model", default="autoencoder")
     p.add_argument("--out", default=None, help="write the results as JSON here")
     p.add_argument("--clips", type=int, default=30)
@@ -326,13 +326,13 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
-    from .checkpoint import load_model
+    from ..model.checkpoint import load_model
     res = evaluate_autoencoder(load_model(args.model), n_clips=args.clips, n_pairs=args.pairs, n_alphas=args.alphas,
                                seed=args.seed, temperature=args.temperature,
                                method="reference" if args.reference else None, outside=not args.no_outside)
     text = json.dumps(res, indent=2)
     if args.out:
-        from .audio_io import atomic_write_bytes
+        from ..audio_io import atomic_write_bytes
         atomic_write_bytes(args.out, lambda tmp: Path(tmp).write_text(text + "\n"))
     print(json.dumps({"summary": res["summary"], "met": res["met"]}, indent=2))
 

@@ -49,8 +49,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .autoencoder import _check_model, check_latent, decode, latent_f0, principal_directions
-from .descriptors import describe
+from .autoencoder import check_autoencoder, check_latent, decode, latent_f0, principal_directions
+from ..measure.descriptors import describe
 from .sampling import Target, distance_to_targets, failed_targets, parse_targets
 
 # targets steering can measure on one decoded clip (novelty needs a corpus index, timbre a classifier)
@@ -178,9 +178,9 @@ def steer(model, latent: np.ndarray, targets: Sequence[str | Target], *, budget:
     ``f0`` (pitch-aware autoencoders): the pitch every candidate is decoded with (Hz per latent
     frame); None holds what the start code's pitch probe reads.
     """
-    from .generate import Cancelled
+    from ..generation.inputs import Cancelled
 
-    model = _check_model(model)
+    model = check_autoencoder(model)
     targets = steering_targets(targets)
     z0 = check_latent(model, latent).astype(np.float64)
     budget, population = int(budget), int(population)

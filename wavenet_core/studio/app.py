@@ -19,7 +19,6 @@ import argparse
 import csv
 import dataclasses
 import functools
-import importlib.util
 import logging
 import math
 import os
@@ -39,14 +38,14 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import gradio as gr  # noqa: E402
 import numpy as np  # noqa: E402
 
-from . import Cancelled, CheckpointError, Controls, generate, list_models, load_model, model_inputs  # noqa: E402
-from .audio_io import AudioError, atomic_write_bytes, to_int16  # noqa: E402
-from .mulaw import mu_law_decode  # noqa: E402
-from .verdict import Verdict, judge, known_pitch_range, note_label, parse_pitch  # noqa: E402
-from .checkpoint import read_header, resolve_path  # noqa: E402
-from .jsonsafe import json_safe  # noqa: E402
-from .plots import (receptive_field_figure, spectrogram_figure, training_curves_figure,  # noqa: E402
-                    waveform_figure)
+from .. import Cancelled, CheckpointError, Controls, generate, list_models, load_model, model_inputs  # noqa: E402
+from ..audio_io import AudioError, atomic_write_bytes, to_int16  # noqa: E402
+from ..model.mulaw import mu_law_decode  # noqa: E402
+from ..controls.verdict import Verdict, judge, known_pitch_range, note_label, parse_pitch  # noqa: E402
+from ..model.checkpoint import read_header, resolve_path  # noqa: E402
+from ..jsonsafe import json_safe  # noqa: E402
+from ..plots import (receptive_field_figure, spectrogram_figure, training_curves_figure,  # noqa: E402
+                     waveform_figure)
 
 log = logging.getLogger("wavenet.studio")
 
@@ -212,7 +211,7 @@ def note_name(midi: float) -> str:
 def describe_audio(audio: np.ndarray, sample_rate: int) -> dict:
     """The descriptors measured on a result: ``descriptors.describe`` with its defaults, so the numbers
     match what sampling accepted a candidate on and what the evaluations report."""
-    from .descriptors import describe
+    from ..measure.descriptors import describe
     return dict(describe(audio, sample_rate))
 
 
@@ -461,7 +460,7 @@ class Studio:
             describe_audio((0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), sr)
             names = tuple(getattr(model.config, "instrument_names", ()) or ())
             if names:                       # the verdict's timbre classifier is fitted once, here
-                from .sampling import timbre_classifier
+                from ..controls.sampling import timbre_classifier
                 timbre_classifier(names, sr)
         except Exception as e:  # noqa: BLE001 - warming up is an optimisation only
             log.info("warm-up skipped: %s", _one_line(e))
@@ -568,7 +567,7 @@ def _normalise_mix(mix, names: list[str]) -> dict[str, float]:
 def _envelope(attack, decay, sustain, release):
     values = (_number(attack, "Attack", 0, 5000, " ms") / 1000, _number(decay, "Decay", 0, 5000, " ms") / 1000,
               _number(sustain, "Sustain", -60, 0, " dB"), _number(release, "Release", 0, 5000, " ms") / 1000)
-    from .conditioning import ADSR
+    from ..controls.conditioning import ADSR
     return ADSR(*values)
 
 
@@ -833,7 +832,7 @@ def _conditioning_tab(studio: Studio, model_dd: gr.Dropdown, initial) -> dict:
     def check_midi(path):
         """Check an uploaded MIDI file as soon as it arrives (a readable file with a melody)."""
         if path:
-            from .conditioning import read_midi
+            from ..controls.conditioning import read_midi
             notes = read_midi(checked_upload(path, "MIDI file", audio=False))
             return f"MIDI file accepted: {len(notes)} notes."
         return ""
@@ -922,7 +921,7 @@ def range_texts(values: list, specs) -> list[str]:
 def sampling_targets(values: list, instrument_names) -> list[str]:
     """Page values (on, low, high per numeric target, then timbre on + name) → target texts, checked
     by ``sampling.parse_targets`` (inverted, empty and impossible ranges are refused there)."""
-    from .sampling import parse_targets
+    from ..controls.sampling import parse_targets
     texts = range_texts(values, SAMPLING_TARGETS)
     timbre_on, timbre = values[3 * len(SAMPLING_TARGETS):]
     if timbre_on:
@@ -952,7 +951,7 @@ def _fixed_controls(config, instrument, fix_pitch, pitch, fix_loudness, level, s
 def _scatter(result: dict, x: str, y: str):
     """(scatter figure, "") or (None, a line saying why there is nothing to plot) when no candidate has
     both values (e.g. no candidate had a pitch)."""
-    from .plots import candidate_scatter_figure
+    from ..plots import candidate_scatter_figure
     cands = result.get("candidates") or []
     missing = [a for a in dict.fromkeys((x, y)) if not any((c.get("descriptors") or {}).get(a) is not None for c in cands)]
     if missing:
@@ -1041,7 +1040,7 @@ def _sampling_tab(studio: Studio, model_dd: gr.Dropdown, initial) -> dict:
 
     def _sampler(model_name, values, instrument, fix_pitch_, pitch, fix_loud_, level, seconds, temperature, seed,
                  keep_, max_c, budget_, early_):  # noqa: PLR0913 - one value per control on the page
-        from .sampling import RejectionSampler
+        from ..controls.sampling import RejectionSampler
         model = studio.wavenet(model_name)
         seconds = _number(seconds, "Candidate length", 0.1, MAX_SAMPLING_SECONDS, " s")
         controls = _fixed_controls(model.config, instrument, fix_pitch_, pitch, fix_loud_, level, seconds)
@@ -1103,7 +1102,6 @@ def _sampling_tab(studio: Studio, model_dd: gr.Dropdown, initial) -> dict:
         state = {"result": d, "picks": pick_files, "labels": choices, "keep": sampler.keep, "targets":
                  [str(t) for t in sampler.targets], "controls": json_safe(d.get("controls")), "seconds": sampler.n / sr,
                  "model": model_name, "summary": json_safe(summary)}
-        from .plots import candidate_scatter_figure
         fig, empty_axes = _scatter(d, x or "pitch", y or "brightness")
         panel_out = (_render_pick(state, 0, model) if pick_files else
                      empty_result("*No candidate was completed: raise the budget.*"))
@@ -1165,7 +1163,7 @@ def _sampling_tab(studio: Studio, model_dd: gr.Dropdown, initial) -> dict:
         loudness ranges, the timbre), generate as many takes as Keep, and judge them by the same targets."""
         from dataclasses import replace
 
-        from .sampling import failed_targets
+        from ..controls.sampling import failed_targets
         values = [pitch_on, pitch_min, pitch_max, loudness_on, loudness_min, loudness_max, brightness_on,
                   brightness_min, brightness_max, noisiness_on, noisiness_min, noisiness_max, onsets_on, onsets_min,
                   onsets_max, sounding_on, sounding_min, sounding_max, voiced_on, voiced_min, voiced_max, timbre_on,
@@ -1276,7 +1274,7 @@ def steer_status(result, wall_seconds: float) -> str:
 @functools.lru_cache(maxsize=4)
 def corpus_examples(sample_rate: int, size: int = 12) -> dict[str, np.ndarray]:
     """A few clips of the built-in corpus (another seed than training), named for the menu."""
-    from .data.corpus import NoteCorpus
+    from ..data.corpus import NoteCorpus
     out = {}
     for e in NoteCorpus(sample_rate=sample_rate, hop_length=160, seed=7, size=size, seconds=1.0):
         kind, _, inst = e.name.split("-", 2)
@@ -1288,7 +1286,7 @@ def corpus_examples(sample_rate: int, size: int = 12) -> dict[str, np.ndarray]:
 
 def _clip(choice, upload, sample_rate: int, what: str, max_seconds: float) -> np.ndarray:
     """A menu choice or an upload → mono float32 at the model's rate."""
-    from .audio_io import load_audio
+    from ..audio_io import load_audio
     if choice == UPLOAD or (choice in (None, "") and upload):
         path = checked_upload(upload, what, max_seconds=max_seconds)
         return load_audio(path, sample_rate, max_seconds=max_seconds)
@@ -1311,7 +1309,7 @@ def _ae_details(ae_module, model) -> tuple[list[str], bool]:
 
 
 def _autoencoder_tab(studio: Studio, model_dd: gr.Dropdown, initial) -> dict:
-    from . import autoencoder as ae_module
+    from ..controls import autoencoder as ae_module
     names = studio.shelf.names("autoencoder")
     default = studio.shelf.default("autoencoder")
     labels, has_pitch = [], False
@@ -1422,7 +1420,7 @@ def _autoencoder_tab(studio: Studio, model_dd: gr.Dropdown, initial) -> dict:
         audio, took = studio.stoppable(lambda **kw: ae_module.decode(model, z, temperature=temperature, seed=seed,
                                                                      method=studio.method(), **kw),
                                        request=request, progress=progress, label=label)
-        from .plots import latent_figure
+        from ..plots import latent_figure
         heat = latent_figure(z, model.config.frame_rate, title=f"latent decoded ({model.config.latent_dim} dims × "
                                                             f"{len(z)} frames at {model.config.frame_rate:g} frames/s)")
         details = {"model": ae_name, "method": studio.method(), "seed": seed, "temperature": temperature,
@@ -1467,8 +1465,8 @@ def _autoencoder_tab(studio: Studio, model_dd: gr.Dropdown, initial) -> dict:
         """Steer clip A's code toward the target ranges: search nearby codes, decode and measure each, keep the
         closest that meets every target (or the closest found). Returns the status line, the path plot, and
         the sound before and after."""
-        from .plots import steering_path_figure
-        from .steering import steer, steering_targets
+        from ..plots import steering_path_figure
+        from ..controls.steering import steer, steering_targets
         values = [brightness_on, brightness_min, brightness_max, loudness_on, loudness_min, loudness_max,
                   noisiness_on, noisiness_min, noisiness_max, pitch_on, pitch_min, pitch_max]
         texts = range_texts(values, STEER_TARGETS)
@@ -1538,12 +1536,8 @@ def _autoencoder_tab(studio: Studio, model_dd: gr.Dropdown, initial) -> dict:
 
 
 def _optional_tabs() -> list[tuple[str, Callable]]:
-    """Tabs whose control method's module is installed (each is one function)."""
-    tabs = []
-    for module, title, tab in (("sampling", "Sampling", "_sampling_tab"), ("autoencoder", "Autoencoder", "_autoencoder_tab")):
-        if tab in globals() and importlib.util.find_spec(f"{__package__}.{module}") is not None:
-            tabs.append((title, globals()[tab]))
-    return tabs
+    """The control-method tabs after Generate (each is one function)."""
+    return [("Sampling", _sampling_tab), ("Autoencoder", _autoencoder_tab)]
 
 
 # ---- Model tab --------------------------------------------------------------------------------

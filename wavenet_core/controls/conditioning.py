@@ -458,8 +458,8 @@ def _amp_to_db(amp: np.ndarray) -> np.ndarray:
 
 def _load_contours(path, sample_rate: int, hop_length: int, seconds: float | None) -> tuple[np.ndarray, np.ndarray, int]:
     """A recording → (f0 Hz per frame, loudness dB per frame, n_samples)."""
-    from .audio_io import AudioError, load_audio
-    from .descriptors import f0_contour, frame_loudness_db
+    from ..audio_io import AudioError, load_audio
+    from ..measure.descriptors import f0_contour, frame_loudness_db
 
     audio = load_audio(path, sample_rate, max_seconds=seconds or MAX_CONTROL_SECONDS, truncate=seconds is not None)
     if np.max(np.abs(audio)) < 10 ** (FLOOR_DB / 20):      # nothing to follow: say so rather than make silence
@@ -591,7 +591,7 @@ def model_inputs(controls: Controls, config) -> "ModelInputs":
     """Controls → the conditioning tensors of a model with this config (the one entry point)."""
     import torch
 
-    from .generate import ModelInputs
+    from ..generation.inputs import ModelInputs
 
     curves = requested_curves(controls, config.sample_rate, config.hop_length)
     inputs = ModelInputs(n_samples=curves.n_samples)
@@ -603,7 +603,7 @@ def model_inputs(controls: Controls, config) -> "ModelInputs":
     if config.local_dim:
         if config.local_dim != LOCAL_DIM:
             raise ValueError(f"This model expects {config.local_dim} local features, not the {LOCAL_DIM} of "
-                             "wavenet_core.conditioning; it cannot take these controls.")
+                             "wavenet_core.controls.conditioning; it cannot take these controls.")
         inputs.local_cond = torch.from_numpy(encode_local(curves.f0_hz, curves.loudness_db, curves.n_frames))[None]
     if excitation and curves.f0_hz is not None:
         # The requested pitch as a period too: the model builds sin/cos of the integrated phase from it.

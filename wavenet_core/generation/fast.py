@@ -39,9 +39,9 @@ import numpy as np
 import torch
 from numba import njit
 
-from .generate import Cancelled, ModelInputs, ProgressFn
-from .model import WaveNet, sine_excitation
-from .mulaw import SILENCE_CLASS, mu_law_decode
+from .inputs import Cancelled, ModelInputs, ProgressFn
+from ..model.wavenet import WaveNet, sine_excitation
+from ..model.mulaw import SILENCE_CLASS, mu_law_decode
 
 # Reassociation and contraction let LLVM vectorise the dot products and use FMAs; no 'afn'
 # (approximate libm) and no finite-math assumptions. The sampling function gets only
@@ -462,7 +462,7 @@ class _Conditioning:
         self.n_exc = cfg.excitation_dim
         if cfg.local_dim:
             if inputs.local_cond is None:
-                raise ValueError("This model needs local_cond (frame features); see wavenet_core.conditioning.")
+                raise ValueError("This model needs local_cond (frame features); see wavenet_core.controls.conditioning.")
             local = inputs.local_cond
             if local.dim() != 3 or local.shape[1] != cfg.local_dim or local.shape[0] != batch:
                 raise ValueError(f"local_cond must have shape ({batch}, {cfg.local_dim}, frames), got {tuple(local.shape)}.")
@@ -649,7 +649,7 @@ def fast_classes(model: WaveNet, inputs: ModelInputs, uniforms: np.ndarray, temp
 
 def _guided(model, inputs, uniforms, temperature, progress, cancel, return_logits, threads, stop, guidance):
     """``fast_classes`` with guidance: streams 2b and 2b + 1 are stream b and its free twin."""
-    from .generate import free_inputs
+    from .inputs import free_inputs
 
     inputs = inputs.expand(np.shape(uniforms)[0])
     free = free_inputs(model, inputs)
@@ -756,7 +756,7 @@ def _fast_classes(model, inputs, uniforms, temperature, progress, cancel, return
 
 def warmup() -> float:
     """Compile the kernel, or load it from numba's on-disk cache; returns the seconds taken."""
-    from .model import WaveNetConfig
+    from ..model.wavenet import WaveNetConfig
     start = time.perf_counter()
     cfg = WaveNetConfig(layers_per_stack=2, stacks=1, residual_channels=2, gate_channels=2, skip_channels=2)
     fast_classes(WaveNet(cfg).eval(), ModelInputs(n_samples=4), np.full((1, 4), 0.5), 1.0)

@@ -72,9 +72,9 @@ from typing import Callable
 
 import numpy as np
 
-from .conditioning import Controls
-from .descriptors import SOUNDING_DB, frame_loudness_db, loudness_l1_db, pitch_frame_metrics, pitch_track
-from .jsonsafe import json_safe
+from ..controls.conditioning import Controls
+from ..measure.descriptors import (SOUNDING_DB, frame_loudness_db, loudness_l1_db, pitch_frame_metrics, pitch_track)
+from ..jsonsafe import json_safe
 
 # target: (comparison, value) on the mean over runs
 TARGETS: dict[str, tuple[str, float]] = {
@@ -160,7 +160,7 @@ _ENVELOPES: dict = {}
 def natural_envelope(instrument: str, sample_rate: int, hop: int) -> np.ndarray:
     """Per-frame level (dB FS) of the corpus's ``instrument`` playing MIDI 60 at velocity 0 dB for
     ``NOTE_HELD`` s from ``NOTE_START`` in a ``NOTE_SECONDS`` clip: the shape a note request follows."""
-    from .data.corpus import Note, render_notes
+    from ..data.corpus import Note, render_notes
 
     key = (instrument, sample_rate, hop)
     if key not in _ENVELOPES:
@@ -173,7 +173,7 @@ def natural_envelope(instrument: str, sample_rate: int, hop: int) -> np.ndarray:
 def note_request(row: str, instrument: str, midi: float, velocity_db: float, seed: int, sample_rate: int,
                  hop: int) -> Request:
     """A note at ``midi`` with the instrument's natural envelope moved to ``velocity_db``."""
-    from .data.corpus import Note, frame_f0, midi_to_hz
+    from ..data.corpus import Note, frame_f0, midi_to_hz
 
     env = natural_envelope(instrument, sample_rate, hop)
     loud = np.where(env > -80.0, np.maximum(env + velocity_db, -80.0), -80.0).astype(np.float32)
@@ -187,8 +187,8 @@ def note_request(row: str, instrument: str, midi: float, velocity_db: float, see
 
 def melody_request(instrument: str, text: str, seed: int, sample_rate: int, hop: int) -> Request:
     """A melody requested with the corpus rendering's own labels (per-frame f0 and level)."""
-    from .conditioning import melody_notes, parse_melody
-    from .data.corpus import Note, frame_f0, render_notes
+    from ..controls.conditioning import melody_notes, parse_melody
+    from ..data.corpus import Note, frame_f0, render_notes
 
     events, length = melody_notes(parse_melody(text), MELODY_TEMPO)
     notes = [Note(e.midi, e.start, e.duration, MELODY_VELOCITY) for e in events]
@@ -200,7 +200,7 @@ def melody_request(instrument: str, text: str, seed: int, sample_rate: int, hop:
 
 def note_pitches(run: int, j: int) -> list[int]:
     """Run ``run``'s pitches for the ``j``-th instrument: 36 + (3j + run) mod 6, then every 6 semitones to 84."""
-    from .data.corpus import PITCH_RANGE
+    from ..data.corpus import PITCH_RANGE
 
     lo, hi = PITCH_RANGE
     return list(range(lo + (3 * j + run) % 6, hi + 1, 6))
@@ -317,7 +317,7 @@ class TimbreClassifier:
 
     def __init__(self, names: tuple[str, ...], sample_rate: int, hop: int, size: int, seed: int = CLASSIFIER_SEED,
                  shrink: float = 0.3, reject_quantile: float = 0.99):
-        from .data.corpus import NoteCorpus
+        from ..data.corpus import NoteCorpus
 
         self.names, self.sample_rate, self.hop = tuple(names), sample_rate, hop
 
@@ -448,7 +448,7 @@ def check_targets(metrics: dict) -> dict:
 # ---- corpus ceiling --------------------------------------------------------------------------------
 def corpus_clip(req: Request, sample_rate: int, hop: int) -> np.ndarray:
     """The corpus synthesiser playing a request (its notes, with a random stream of its own)."""
-    from .data.corpus import render_notes
+    from ..data.corpus import render_notes
 
     audio, _ = render_notes(req.instrument, req.notes, req.seconds, sample_rate,
                             np.random.default_rng([CEILING_SEED, req.seed]))
@@ -457,7 +457,7 @@ def corpus_clip(req: Request, sample_rate: int, hop: int) -> np.ndarray:
 
 def corpus_free_clips(run: int, n: int, sample_rate: int, hop: int, names: tuple[str, ...]) -> list[np.ndarray]:
     """``n`` clips of the corpus itself (notes and phrases, as in training): the free row's ceiling."""
-    from .data.corpus import NoteCorpus
+    from ..data.corpus import NoteCorpus
 
     corpus = NoteCorpus(sample_rate=sample_rate, hop_length=hop, seed=CEILING_SEED + run, size=n,
                         seconds=NOTE_SECONDS, instruments=tuple(names))
@@ -469,7 +469,7 @@ def pick_method(method: str | None = None) -> str:
     """'fast' when the compiled generator is installed, else the slow 'reference' sampler."""
     if method:
         return method
-    return "fast" if importlib.util.find_spec("wavenet_core.fast") is not None else "reference"
+    return "fast" if importlib.util.find_spec("wavenet_core.generation.fast") is not None else "reference"
 
 
 def generate_requests(model, requests: list[Request], *, temperature: float, batch: int, method: str,
@@ -479,8 +479,9 @@ def generate_requests(model, requests: list[Request], *, temperature: float, bat
 
     ``transform`` (ModelInputs → ModelInputs) is applied to each request's inputs before generation:
     the regression tests use it to feed a model deliberately wrong features."""
-    from .conditioning import model_inputs
-    from .generate import concat_inputs, generate
+    from ..controls.conditioning import model_inputs
+    from ..generation.inputs import concat_inputs
+    from ..generation.generate import generate
 
     cfg = model.config
     inputs = [model_inputs(r.controls(), cfg) for r in requests]
@@ -504,7 +505,7 @@ def generate_requests(model, requests: list[Request], *, temperature: float, bat
 
 
 def _corpus_names(model) -> tuple[str, ...]:
-    from .data.corpus import INSTRUMENTS
+    from ..data.corpus import INSTRUMENTS
 
     cfg = model.config
     if getattr(cfg, "local_dim", 0) == 0:
@@ -548,7 +549,7 @@ def evaluate_wavenet(model, *, seed: int = 0, quick: bool = False, batch: int = 
                               guidance=guidance, transform=transform)
     gen_s = time.perf_counter() - t0
     if save_audio:
-        from .audio_io import write_wav
+        from ..audio_io import write_wav
         done = set()
         for r, a in zip(every, audio):
             name = f"{r.row}-{r.instrument or 'free'}-seed{r.seed}.wav"
@@ -607,8 +608,8 @@ def evaluate_model(name_or_path: str, *, out: str | Path | None = None, seed: in
     WaveNets get ``evaluate_wavenet``; autoencoders ``autoencoder_eval.evaluate_autoencoder`` with
     seed, quick, temperature and method — ``batch`` (other than the default), ``guidance`` (other than
     1) and ``save_audio`` do not apply to it and are refused rather than dropped."""
-    from .audio_io import atomic_write_bytes
-    from .checkpoint import load_checkpoint_metadata, load_model
+    from ..audio_io import atomic_write_bytes
+    from ..model.checkpoint import load_checkpoint_metadata, load_model
 
     kind = load_checkpoint_metadata(name_or_path).get("kind", "wavenet")
     if kind == "autoencoder":
@@ -618,7 +619,7 @@ def evaluate_model(name_or_path: str, *, out: str | Path | None = None, seed: in
             raise ValueError(f"{' and '.join(refused)} {'do' if len(refused) > 1 else 'does'} not apply to an "
                              "autoencoder's evaluation (it reconstructs held-out corpus clips); leave "
                              f"{'them' if len(refused) > 1 else 'it'} out.")
-        from .autoencoder_eval import evaluate_autoencoder   # the autoencoder's own module
+        from .autoencoder import evaluate_autoencoder  # the autoencoder's own module
         report = evaluate_autoencoder(load_model(name_or_path), seed=seed, quick=quick, temperature=temperature,
                                       method=method, log=log)
         report.setdefault("model_kind", "autoencoder")
@@ -758,11 +759,11 @@ def format_table(report: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m wavenet_core.evaluate --card eval.json``: print a saved report's card table."""
+    """``python -m wavenet_core.evaluation.evaluate --card eval.json``: print a saved report's card table."""
     import argparse
     import sys
 
-    p = argparse.ArgumentParser(prog="python -m wavenet_core.evaluate", description=main.__doc__)
+    p = argparse.ArgumentParser(prog="python -m wavenet_core.evaluation.evaluate", description=main.__doc__)
     p.add_argument("--card", required=True, metavar="REPORT", help="a report written by `wavenet evaluate --out`")
     args = p.parse_args(argv)
     try:

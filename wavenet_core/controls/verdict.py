@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .conditioning import Controls, Curves, parse_note, requested_curves
-from .descriptors import SOUNDING_DB, default_hop, frame_loudness_db, hz_to_midi, pitch_track
+from ..measure.descriptors import SOUNDING_DB, default_hop, frame_loudness_db, hz_to_midi, pitch_track
 
 PITCH_CENTS = 50.0           # a note is in tune within this many cents
 LEVEL_DB = 3.0               # the level is met within this many dB
@@ -266,7 +266,7 @@ def judge_curves(audio: np.ndarray, curves: Curves, *, instrument=None, instrume
                  glide: float = 0.0, known_range: tuple[float, float] | None = None, guidance: float = 1.0,
                  timbre: bool = True) -> Verdict:
     """``judge`` on already requested curves (``conditioning.Curves``)."""
-    from .audio_io import check_audio
+    from ..audio_io import check_audio
 
     audio = check_audio(audio)
     sr, hop = curves.sample_rate, curves.hop_length

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from .model import WaveNet
+from ..model.wavenet import WaveNet
 
 
 def _wavenets(model: torch.nn.Module) -> list[tuple[str, WaveNet]]:

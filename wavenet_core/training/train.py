@@ -3,7 +3,7 @@
 Every batch is a pure function of (seed, step), so ``--resume`` continues exactly, and under
 ``torchrun`` each rank takes its slice of the same global batch (DDP, gloo on CPU, NCCL on GPU):
 
-    torchrun --nproc_per_node=2 -m wavenet_core.train --data corpus --out runs/ddp
+    torchrun --nproc_per_node=2 -m wavenet_core.training.train --data corpus --out runs/ddp
 
 Only rank 0 writes checkpoints and logs.
 """
@@ -24,12 +24,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .audio_io import atomic_write_bytes
-from .checkpoint import read_header, save_model, write_safetensors
-from .conditioning import LOCAL_DIM, encode_local
-from .data.corpus import INSTRUMENTS, Example, NoteCorpus
-from .model import WaveNet, preset_config
-from .mulaw import mu_law_encode
+from ..audio_io import atomic_write_bytes
+from ..model.checkpoint import read_header, save_model, write_safetensors
+from ..controls.conditioning import LOCAL_DIM, encode_local
+from ..data.corpus import INSTRUMENTS, Example, NoteCorpus
+from ..model.wavenet import WaveNet, preset_config
+from ..model.mulaw import mu_law_encode
 
 STATE_NAME = "trainer_state.safetensors"
 LOG_NAME = "log.csv"
@@ -55,7 +55,7 @@ class TrainConfig:
     free_share: float = 0.1             # share of examples with every control free at once (sampling, guidance)
     start_share: float = 0.25           # share of windows that begin at the clip's start (notes begun from silence)
     input_noise: float = 0.0            # > 0: the past the model reads is noisy, SNR down to 1/this (see TrainingData)
-    init_from: str = ""                 # a model name or checkpoint to warm-start from (wavenet_core.warmstart)
+    init_from: str = ""                 # a model name or checkpoint to warm-start from (wavenet_core.training.warmstart)
     precision: str = "fp32"             # "fp32", "bf16" (autocast) or "auto": bf16 on a CPU with AVX-512 BF16
     checkpoint_every: int = 250
     val_every: int = 100
@@ -185,12 +185,12 @@ def load_examples(cfg: TrainConfig, hop: int, log=print) -> tuple[list[Example],
                             seconds=cfg.corpus_seconds)
         return list(corpus), list(INSTRUMENTS)
     if cfg.data == "soundfont":
-        from .data.soundfont import SoundFontCorpus
+        from ..data.soundfont import SoundFontCorpus
         sfc = SoundFontCorpus(cfg.soundfont or None, sample_rate=cfg.sample_rate, hop_length=hop, seed=cfg.seed,
                               size=cfg.corpus_size, seconds=cfg.corpus_seconds)
         log(f"SoundFont corpus: {len(sfc)} clips of {len(sfc.instrument_names)} instruments from {sfc.renderer.path}")
         return list(sfc), list(sfc.instrument_names)
-    from .data.folder import load_folder
+    from ..data.folder import load_folder
     examples, report = load_folder(cfg.data, cfg.sample_rate, hop, min_samples=cfg.segment)
     log(report.summary())
     return examples, report.instruments
@@ -200,7 +200,7 @@ def load_examples(cfg: TrainConfig, hop: int, log=print) -> tuple[list[Example],
 def build_model(cfg: TrainConfig, instruments: list[str]) -> torch.nn.Module:
     overrides = dict(cfg.model_overrides)
     if cfg.model_type == "autoencoder":
-        from .autoencoder import autoencoder_config, WaveNetAutoencoder
+        from ..model.autoencoder import autoencoder_config, WaveNetAutoencoder
         return WaveNetAutoencoder(autoencoder_config(cfg.preset, sample_rate=cfg.sample_rate, **overrides))
     overrides.setdefault("local_dim", LOCAL_DIM)
     overrides.setdefault("n_instruments", len(instruments))
@@ -328,7 +328,7 @@ def train(cfg: TrainConfig, resume: bool = False, log=print, progress: bool = Tr
                         history=model.config.receptive_field, input_noise=cfg.input_noise,
                         start_share=cfg.start_share)
     if cfg.init_from and not resume:
-        from .checkpoint import load_model
+        from ..model.checkpoint import load_model
         from .warmstart import warm_start
         report = warm_start(model, load_model(cfg.init_from))
         log(f"warm start from {cfg.init_from}: {len(report['copied'])} tensors copied, {len(report['widened'])} widened "
@@ -408,9 +408,10 @@ def train(cfg: TrainConfig, resume: bool = False, log=print, progress: bool = Tr
                          "elapsed_s": elapsed})
             if rank == 0:
                 _write_log(out, rows)
-        if rank == 0 and done == cfg.steps and hasattr(model, "finish_training"):
-            model.cpu()                 # the last step: post-training fits (e.g. PCA) run in numpy
-            model.finish_training(data.train, log=log)   # e.g. the autoencoder fits its PCA sliders
+        if rank == 0 and done == cfg.steps and getattr(model, "kind", "") == "autoencoder":
+            from ..controls.autoencoder import finish_training
+            model.cpu()                 # the last step: the PCA sliders are fitted in numpy
+            finish_training(model, data.train, log=log)
         if rank == 0 and (done % cfg.checkpoint_every == 0 or done == last):
             info = {"train_config": asdict(cfg), "step": done, "instruments": instruments,
                     "pitch_range": _pitch_range(examples),
@@ -539,7 +540,7 @@ def _write_log(out: Path, rows: list[dict]) -> None:
             w.writerows(rows)
     atomic_write_bytes(out / LOG_NAME, write)
     try:
-        from .plots import training_curves_figure
+        from ..plots import training_curves_figure
         fig = training_curves_figure(rows)
         atomic_write_bytes(out / "curves.png", lambda tmp: fig.savefig(tmp, format="png", dpi=90))
     except Exception as e:          # the curves are a view of log.csv: never stop a run for them
@@ -589,7 +590,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog="python -m wavenet_core.train", description="Train a WaveNet (torchrun-ready).")
+    p = argparse.ArgumentParser(prog="python -m wavenet_core.training.train", description="Train a WaveNet (torchrun-ready).")
     add_arguments(p)
     args = p.parse_args(argv)
     train(config_from_args(args), resume=args.resume)

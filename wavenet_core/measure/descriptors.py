@@ -152,7 +152,7 @@ def describe(audio: np.ndarray, sample_rate: int, hop_length: int | None = None,
     ``pitch=False`` skips pYIN (the slow part; pitch is then None, voiced_fraction 0). pYIN reads at
     most the first ``PITCH_SECONDS`` of audio.
     """
-    from .audio_io import check_audio
+    from ..audio_io import check_audio
 
     audio = check_audio(audio)
     hop = hop_length or default_hop(sample_rate)

@@ -50,8 +50,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .descriptors import SOUNDING_DB, default_hop, describe, frame_loudness_db, spectral_features
-from .jsonsafe import json_safe
+from ..measure.descriptors import SOUNDING_DB, default_hop, describe, frame_loudness_db, spectral_features
+from ..jsonsafe import json_safe
 
 # ---- targets ---------------------------------------------------------------------------------------
 # name → (unit, natural scale for distances, lowest and highest possible value)
@@ -322,7 +322,7 @@ _DESC_FEATURES = ("pitch", "voiced_fraction", "loudness", "log2_brightness", "lo
 _INDEX_MEMO: dict[str, "NoveltyIndex"] = {}
 
 
-SHIPPED_NOVELTY = Path(__file__).resolve().parent.parent / "assets" / "novelty"
+SHIPPED_NOVELTY = Path(__file__).resolve().parents[2] / "assets" / "novelty"
 
 
 def cache_dir() -> Path:
@@ -339,7 +339,7 @@ def _descriptor_vector(d: dict, pitch_fill: float) -> np.ndarray:
 def embedding_features(audio: np.ndarray, sample_rate: int, descriptors: dict | None = None,
                        mfcc: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, dict]:
     """(descriptor features (5,) with pitch None as NaN, MFCC statistics (38,), descriptors)."""
-    from .evaluate import mfcc_stats
+    from ..evaluation.evaluate import mfcc_stats
 
     hop = default_hop(sample_rate)
     d = descriptors if descriptors is not None else describe(audio, sample_rate, hop)
@@ -407,7 +407,7 @@ class NoveltyIndex:
         """The index of ``NoteCorpus(sample_rate, seed=seed, size=size, seconds=seconds)`` (the corpus
         ``wavenet train`` uses); built once (≈0.3 s of CPU per clip) and cached on disk keyed by these
         parameters, and kept in memory for the process."""
-        from .data.corpus import INSTRUMENTS, PITCH_RANGE, NoteCorpus
+        from ..data.corpus import INSTRUMENTS, PITCH_RANGE, NoteCorpus
 
         params = {"version": NOVELTY_VERSION, "sample_rate": int(sample_rate), "hop": default_hop(sample_rate),
                   "seed": int(seed), "size": int(size), "seconds": float(seconds),
@@ -441,7 +441,7 @@ class NoveltyIndex:
                 log(f"novelty index: {i + 1}/{size} corpus clips measured")
         index = cls(np.array(desc), np.array(mfcc), names, params)
         if path is not None:
-            from .audio_io import atomic_write_bytes
+            from ..audio_io import atomic_write_bytes
 
             def write(tmp):
                 with open(tmp, "wb") as f:      # a file object: np.savez would append ".npz" to a path
@@ -455,7 +455,7 @@ class NoveltyIndex:
 def corpus_params_for(name_or_path) -> dict | None:
     """The built-in corpus a checkpoint was trained on (from its training metadata), as keyword
     arguments of ``NoveltyIndex.for_corpus``; None when it was trained on other data."""
-    from .checkpoint import load_checkpoint_metadata
+    from ..model.checkpoint import load_checkpoint_metadata
 
     meta = load_checkpoint_metadata(name_or_path)
     training = meta.get("training") or {}
@@ -617,7 +617,7 @@ _CLASSIFIERS: dict = {}
 
 def timbre_classifier(names: Sequence[str], sample_rate: int, size: int = 120):
     """``evaluate.TimbreClassifier`` fitted once per process (on ``size`` corpus notes)."""
-    from .evaluate import TimbreClassifier
+    from ..evaluation.evaluate import TimbreClassifier
 
     key = (tuple(names), sample_rate, size)
     if key not in _CLASSIFIERS:
@@ -692,7 +692,7 @@ class RejectionSampler:
 
     def regenerate(self, seed: int) -> np.ndarray:
         """A candidate's audio from its recorded seed: ``generate(model, inputs, seed=seed)`` at batch 1."""
-        from .generate import generate
+        from ..generation.generate import generate
         return generate(self.model, self.inputs, temperature=self.temperature, seed=int(seed))[0]
 
     def measure(self, audio: np.ndarray) -> dict:
@@ -721,9 +721,9 @@ class RejectionSampler:
             cancel: Callable[[], bool] | None = None) -> SamplingResult:
         """Sample until done. ``progress(candidates_started, max_candidates, summary)`` after each
         batch; ``cancel()`` returning True stops the run at the next chunk (partial result)."""
-        from .fast import fast_classes
-        from .generate import check_generation_args, stream_uniforms
-        from .mulaw import mu_law_decode
+        from ..generation.fast import fast_classes
+        from ..generation.inputs import check_generation_args, stream_uniforms
+        from ..model.mulaw import mu_law_decode
 
         t_start, cpu_start = time.perf_counter(), time.process_time()
         deadline = None if self.max_seconds is None else t_start + self.max_seconds
@@ -932,7 +932,7 @@ def compare_control_methods(model, goal: Goal | None = None, *, outputs: int = 4
             sampler = RejectionSampler(model, [goal_targets[0]], controls=controls, seconds=seconds, keep=outputs,
                                        max_candidates=outputs, seed=seed, batch=min(batch, outputs),
                                        temperature=temperature, threads=threads, early_rejection=False)
-            from .generate import generate
+            from ..generation.generate import generate
             audio = generate(model, sampler.inputs, temperature=temperature, seed=sampler.seeds(0, outputs),
                              batch=outputs, method="fast")
             clips = list(audio)

@@ -20,8 +20,8 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
-from .audio_io import atomic_write_bytes
-from .model import WaveNet, WaveNetConfig
+from ..audio_io import atomic_write_bytes
+from .wavenet import WaveNet, WaveNetConfig
 
 WEIGHTS_NAME = "model.safetensors"
 MAX_HEADER_BYTES = 16 * 1024 * 1024
@@ -29,7 +29,7 @@ MAX_HEADER_BYTES = 16 * 1024 * 1024
 # `reference` preset 0.4 M, so 50 M (200 MB of float32) leaves ample room for user models while a
 # header cannot make the loader allocate gigabytes.
 MAX_PARAMETERS = 50_000_000
-ASSETS_MODELS = Path(__file__).resolve().parent.parent / "assets" / "models"
+ASSETS_MODELS = Path(__file__).resolve().parents[2] / "assets" / "models"
 _DTYPES = {"F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16, "F64": torch.float64,
            "I64": torch.int64, "I32": torch.int32, "U8": torch.uint8, "BOOL": torch.bool}
 
@@ -196,7 +196,7 @@ def _field_problem(name: str, value: Any, spec: _Spec) -> str | None:
         if not all(low <= v <= high for v in value):
             return f"{name} {value!r:.40} has a value outside {low:g}..{high:g}"
     elif kind == "choice":
-        from .model import EXCITATIONS
+        from .wavenet import EXCITATIONS
         if value not in EXCITATIONS or not isinstance(value, str):
             return f"{name} must be one of {', '.join(EXCITATIONS)}, got {value!r:.40}"
     elif kind == "names":

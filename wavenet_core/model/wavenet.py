@@ -340,7 +340,7 @@ class WaveNet(nn.Module):
         parts = []
         if self.upsampler is not None:
             if local_cond is None:
-                raise ValueError("This model needs local_cond (frame features); see wavenet_core.conditioning.")
+                raise ValueError("This model needs local_cond (frame features); see wavenet_core.controls.conditioning.")
             parts.append(self.upsample_local(local_cond, length))
         if self.config.excitation_dim:
             parts.append(self.excitation(f0, length, batch, phase0, frame_phase=frame_phase).to(x.device))

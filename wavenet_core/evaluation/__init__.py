@@ -1,0 +1,1 @@
+"""The reports behind each model card (``wavenet evaluate``); nothing at run time depends on it."""

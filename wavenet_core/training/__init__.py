@@ -1,0 +1,1 @@
+"""Training: the loop, logs, resume and torchrun (``train``) and warm starts (``warmstart``)."""
