@@ -6,7 +6,7 @@ and without guarantee — so the result records what it cost (candidates, sample
 and CPU time) and how far the misses were from the targets.
 
 * **Targets** — ranges on descriptors (``parse_target("pitch=55..62")``, open ends allowed:
-  ``"loudness=-20.."``), a timbre (``"timbre=bell"``, judged by ``evaluate.TimbreClassifier``) and
+  ``"loudness=-20.."``), a timbre (``"timbre=bell"``, judged by ``measure.timbre.TimbreClassifier``) and
   **novelty**, the distance to the nearest training example (``NoveltyIndex``).
 * **Candidates** come from the fast generator in batches; candidate i has seed ``seed + i``
   (recorded), so ``generate(model, inputs, seed=that_seed)`` at batch 1 gives it back bit for bit.
@@ -339,7 +339,7 @@ def _descriptor_vector(d: dict, pitch_fill: float) -> np.ndarray:
 def embedding_features(audio: np.ndarray, sample_rate: int, descriptors: dict | None = None,
                        mfcc: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, dict]:
     """(descriptor features (5,) with pitch None as NaN, MFCC statistics (38,), descriptors)."""
-    from ..evaluation.evaluate import mfcc_stats
+    from ..measure.timbre import mfcc_stats
 
     hop = default_hop(sample_rate)
     d = descriptors if descriptors is not None else describe(audio, sample_rate, hop)
@@ -353,7 +353,7 @@ class NoveltyIndex:
 
     Features of a clip: (a) five descriptors — pitch (MIDI; the corpus mean when none is found),
     voiced fraction, loudness (dB), log2 brightness, log10 noisiness — and (b) the mean and
-    standard deviation of MFCC 1–19 over the frames above -50 dB (``evaluate.mfcc_stats``). Each
+    standard deviation of MFCC 1–19 over the frames above -50 dB (``measure.timbre.mfcc_stats``). Each
     feature is standardised by the corpus's mean and standard deviation; the distance between two
     clips is ``sqrt((mean of the squared z-differences of (a) + mean of those of (b)) / 2)`` — an
     RMS z-score in which descriptors and timbre weigh equally. Novelty = the distance to the
@@ -612,17 +612,11 @@ def _controls_dict(controls) -> dict:
 
 
 # ---- the sampler -----------------------------------------------------------------------------------
-_CLASSIFIERS: dict = {}
-
-
 def timbre_classifier(names: Sequence[str], sample_rate: int, size: int = 120):
-    """``evaluate.TimbreClassifier`` fitted once per process (on ``size`` corpus notes)."""
-    from ..evaluation.evaluate import TimbreClassifier
+    """``measure.timbre.timbre_classifier`` at the sampler's hop, fitted on ``size`` corpus notes."""
+    from ..measure.timbre import timbre_classifier as fitted
 
-    key = (tuple(names), sample_rate, size)
-    if key not in _CLASSIFIERS:
-        _CLASSIFIERS[key] = TimbreClassifier(tuple(names), sample_rate, default_hop(sample_rate), size)
-    return _CLASSIFIERS[key]
+    return fitted(tuple(names), sample_rate, default_hop(sample_rate), size=size)
 
 
 class RejectionSampler:
