@@ -172,3 +172,105 @@ def test_held_properties_tolerances():
     moved = held_properties(start, {"pitch": 69.0, "voiced_fraction": 0.2, "noisiness": 0.3}, [])
     assert all(m["moved"] for m in moved.values())
     assert held_properties(start, {"pitch": None, "voiced_fraction": 0.9, "noisiness": 0.01}, [])["pitch"]["moved"]
+
+
+# ---- named sliders ------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def slider_clips():
+    return list(NoteCorpus(sample_rate=16000, hop_length=256, seed=11, size=8, seconds=0.75))
+
+
+def test_slider_correlations_are_what_a_direct_computation_gives(slider_clips):
+    """Pearson r of each PCA coordinate with loudness, brightness and pitch, recomputed here from the
+    network's own encoder, librosa's centroid and the corpus's f0 labels, frame by frame."""
+    import librosa
+
+    from wavenet_core.measure.descriptors import frame_loudness_db
+
+    model = tiny_ae()
+    ae.fit_pca(model, [e.audio for e in slider_clips])
+    meanings = ae.slider_meanings(model, slider_clips)
+    assert [m.direction for m in meanings] == list(range(model.config.latent_dim))
+    hop = model.config.hop_length
+    mean, comps, std = ae.principal_directions(model)
+    coords, loud, bright, pitch = [], [], [], []
+    for e in slider_clips:
+        with torch.no_grad():
+            z = model.encode(torch.from_numpy(e.audio)[None])[0].T.numpy().astype(np.float64)
+        level = frame_loudness_db(e.audio, hop)
+        n = len(z)
+        # librosa's frame k is centred on sample k·hop; the latent's on f·hop + hop/2
+        y = np.pad(e.audio[hop // 2:], (0, hop))
+        cent = librosa.feature.spectral_centroid(y=y, sr=16000, n_fft=1024, hop_length=hop, pad_mode="reflect")[0]
+        keep = level[:n] >= ae.SLIDER_SOUNDING_DB
+        coords.append(((z - mean) @ comps.T / std)[keep])
+        loud.append(level[:n][keep])
+        bright.append(cent[:n][keep])
+        pitch.append(np.where(e.f0[:n] > 0, 69 + 12 * np.log2(np.maximum(e.f0[:n], 1e-9) / 440), np.nan)[keep])
+    c = np.concatenate(coords)
+    loud, bright, pitch = map(np.concatenate, (loud, bright, pitch))
+    voiced = np.isfinite(pitch)
+    for j, m in enumerate(meanings):
+        assert m.frames == len(c)
+        assert m.correlations["loudness"] == pytest.approx(np.corrcoef(c[:, j], loud)[0, 1], abs=1e-3)
+        assert m.correlations["brightness"] == pytest.approx(np.corrcoef(c[:, j], bright)[0, 1], abs=1e-3)
+        assert m.correlations["pitch"] == pytest.approx(np.corrcoef(c[voiced, j], pitch[voiced])[0, 1], abs=1e-3)
+        assert m.name == ae.name_direction(m.correlations)[0]
+
+
+@pytest.mark.parametrize("descriptor", ["brightness", "loudness", "noisiness", "attack"])
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+def test_a_direction_built_to_equal_a_descriptor_gets_its_name(slider_clips, monkeypatch, descriptor, sign):
+    """Latents whose dimension 2 IS the descriptor (frame-aligned), the rest independent noise, and
+    identity PCA: direction 2 is named after it (+ or − side) with r = ±1; the others stay "mixed"."""
+    model = tiny_ae()
+    dims, hop = model.config.latent_dim, model.config.hop_length
+    rng = np.random.default_rng(0)
+
+    def fake_encode_batch(m, audios):
+        out = []
+        for a in audios:
+            d = ae.frame_descriptors(a, 16000, hop, np.zeros(1))[descriptor]
+            z = rng.standard_normal((len(d), dims)).astype(np.float32)
+            z[:, 2] = sign * d
+            out.append(z)
+        return out
+    monkeypatch.setattr(ae, "encode_batch", fake_encode_batch)
+    model.pca.fitted.fill_(1)                       # identity directions, mean 0, std 1
+    meanings = ae.slider_meanings(model, [e.audio for e in slider_clips])
+    up, down = ae.SLIDER_DESCRIPTORS[descriptor]
+    assert meanings[2].name == (up if sign > 0 else down) and meanings[2].descriptor == descriptor
+    assert meanings[2].r == pytest.approx(sign, abs=1e-6)
+    assert descriptor in meanings[2].label and meanings[2].name in meanings[2].label
+    assert all(m.name == "mixed" for m in meanings if m.direction != 2)
+
+
+def test_slider_meanings_are_cached_and_follow_a_refit(slider_clips, monkeypatch):
+    model = tiny_ae()
+    ae.fit_pca(model, [e.audio for e in slider_clips])
+    monkeypatch.setattr(ae, "SLIDER_CLIPS", 4)
+    first = ae.slider_meanings(model)
+    calls = []
+    real = ae.encode_batch
+    monkeypatch.setattr(ae, "encode_batch", lambda m, a: (calls.append(1), real(m, a))[1])
+    assert ae.slider_meanings(model) == first and not calls           # cached: nothing re-encoded
+    ae.fit_pca(model, [e.audio for e in slider_clips[:3]])              # new directions: measured again
+    ae.slider_meanings(model)
+    assert calls
+    with pytest.raises(ValueError, match="no PCA"):
+        ae.slider_meanings(tiny_ae())
+
+
+def test_cli_sliders_prints_names_and_correlations(tmp_path, slider_clips, monkeypatch, capsys):
+    import json
+
+    from wavenet_core.cli import main as cli_main
+
+    model = tiny_ae()
+    ae.fit_pca(model, [e.audio for e in slider_clips])
+    save_model(model, tmp_path / "ae.safetensors")
+    monkeypatch.setattr(ae, "SLIDER_CLIPS", 4)
+    assert cli_main(["sliders", "--model", str(tmp_path / "ae.safetensors"), "--json"]) in (0, None)
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["direction"] for r in rows] == list(range(model.config.latent_dim))
+    assert all(r["name"] == ae.name_direction(r["correlations"])[0] for r in rows)

@@ -1,4 +1,4 @@
-"""Autoencoder sub-commands: encode, decode, reconstruct, interpolate (input manipulation)."""
+"""Autoencoder sub-commands: encode, decode, reconstruct, interpolate (input manipulation), sliders."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -13,7 +13,8 @@ def _common(p, decoding: bool = True) -> None:
         p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (0 = argmax)")
         p.add_argument("--reference", action="store_true", help="use the slow reference sampler instead of the fast one")
         p.add_argument("--offset", action="append", default=[], metavar="K=SIGMAS",
-                       help="slider: move along principal direction K by SIGMAS corpus std, e.g. --offset 0=1.5")
+                       help="slider: move along principal direction K by SIGMAS corpus std, e.g. --offset 0=1.5 "
+                            "(`wavenet sliders` names what each direction moves)")
         p.add_argument("--scale", action="append", default=[], metavar="K=FACTOR",
                        help="slider: scale the coordinate along principal direction K, e.g. --scale 1=0")
 
@@ -181,3 +182,29 @@ def cmd_interpolate(args):
         path = out / f"alpha-{a:g}.wav"
         write_wav(path, clip, model.config.sample_rate)
         print(f"wrote {path} (α = {a:g}, {len(clip) / model.config.sample_rate:.2f} s)")
+
+
+# ---- sliders --------------------------------------------------------------------------------
+def _sliders_args(p):
+    p.add_argument("--model", default="autoencoder", help="shipped autoencoder name or checkpoint path")
+    p.add_argument("--json", action="store_true", help="print every direction's correlations as JSON")
+
+
+@command("sliders", "name what each PCA slider (--offset K=…, --scale K=…) moves: its measured correlation "
+                    "with brightness, loudness, noisiness, attack and pitch on held-out clips", _sliders_args)
+def cmd_sliders(args):
+    import json
+
+    from ..controls.autoencoder import SLIDER_CLIPS, SLIDER_DESCRIPTORS, slider_meanings
+    model = load_model_arg(args)
+    meanings = slider_meanings(model)
+    if args.json:
+        print(json.dumps([m.to_dict() for m in meanings], indent=1))
+        return
+    names = list(SLIDER_DESCRIPTORS)
+    print(f"what each slider's + side does (Pearson r per frame, {meanings[0].frames} sounding frames of "
+          f"{SLIDER_CLIPS} held-out corpus clips):")
+    print(f"{'K':>3}  {'name':16s} " + " ".join(f"{n:>10s}" for n in names))
+    for m in meanings:
+        cells = " ".join(f"{'—' if m.correlations[n] is None else format(m.correlations[n], '+.2f'):>10s}" for n in names)
+        print(f"{m.direction:>3}  {m.name:16s} {cells}")

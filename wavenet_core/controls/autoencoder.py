@@ -1,13 +1,15 @@
 """The autoencoder's manipulation API (numpy in, numpy out; latents are float32 arrays of shape
 (frames, dims)): ``encode``, ``decode``, ``reconstruct`` (keep, transpose or flatten the pitch),
-``edit`` (the sliders), ``interpolate``, ``morph``, ``latent_pitch`` / ``shift_pitch``,
-``save_latent`` / ``load_latent``. The network itself is in ``model/autoencoder.py``."""
+``edit`` (the sliders), ``slider_meanings`` (what each slider moves, by name), ``interpolate``,
+``morph``, ``latent_pitch`` / ``shift_pitch``, ``save_latent`` / ``load_latent``. The network itself is in ``model/autoencoder.py``."""
 
 from __future__ import annotations
 
 import importlib.util
 import math
 import os
+import weakref
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
@@ -421,3 +423,144 @@ def finish_training(model, examples, log=print) -> None:
     share = std ** 2 / max(float((std ** 2).sum()), 1e-12)
     log(f"PCA on {len(examples)} clips: first 4 directions explain "
         f"{', '.join(f'{100 * s:.0f}%' for s in share[:4])} of latent variance")
+
+
+# ---- what each slider moves ------------------------------------------------------------------
+# Per-frame descriptors a slider is named after: name -> (word for the + side, word for the − side).
+SLIDER_DESCRIPTORS: dict[str, tuple[str, str]] = {
+    "brightness": ("brighter", "darker"),
+    "loudness": ("louder", "quieter"),
+    "noisiness": ("noisier", "purer"),
+    "attack": ("sharper attack", "softer attack"),
+    "pitch": ("higher", "lower"),
+}
+SLIDER_NAME_MIN_R = 0.5           # |r| a direction needs with its best descriptor to be named after it
+SLIDER_CORPUS_SEED = 4242         # held out: neither the training seed (0) nor the evaluation's (9001)
+SLIDER_CLIPS, SLIDER_SECONDS = 48, 1.5
+SLIDER_SOUNDING_DB = -40.0        # frames quieter than this are left out (their brightness is noise)
+
+
+@dataclass(frozen=True)
+class SliderMeaning:
+    """What moving one PCA slider up does, measured on held-out clips.
+
+    ``correlations``: Pearson r between the direction's coordinate and each per-frame descriptor
+    in ``SLIDER_DESCRIPTORS`` over the sounding frames (pitch: voiced frames) of the clips; None
+    when a descriptor does not vary. ``name`` is the + side's word for the descriptor with the
+    largest |r| when that |r| ≥ ``SLIDER_NAME_MIN_R``, else "mixed"."""
+    direction: int
+    name: str
+    descriptor: str | None        # the descriptor the name comes from (None when "mixed")
+    r: float | None               # its correlation (signed)
+    correlations: dict
+    frames: int
+
+    @property
+    def label(self) -> str:
+        """e.g. 'direction 0: brighter (r = +0.82 with brightness)' — what a UI prints beside a slider."""
+        if self.descriptor is None:
+            best = max(((k, v) for k, v in self.correlations.items() if v is not None), key=lambda kv: abs(kv[1]),
+                       default=None)
+            why = f" (strongest: {best[0]} r = {best[1]:+.2f})" if best else ""
+            return f"direction {self.direction}: mixed{why}"
+        return f"direction {self.direction}: {self.name} (r = {self.r:+.2f} with {self.descriptor})"
+
+    def to_dict(self) -> dict:
+        return {"direction": self.direction, "name": self.name, "descriptor": self.descriptor, "r": self.r,
+                "correlations": dict(self.correlations), "frames": self.frames, "label": self.label}
+
+
+def frame_descriptors(audio: np.ndarray, sample_rate: int, hop: int, f0: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Per-frame descriptors (frames = ceil(len / hop)), frame f centred on sample f·hop + hop/2 like the
+    latent's: ``loudness`` dB FS, ``brightness`` spectral centroid Hz, ``noisiness`` spectral
+    flatness 0..1, ``attack`` the level's rise from the previous frame in dB (0 when it falls),
+    ``pitch`` MIDI (NaN where unvoiced; from ``f0`` Hz per frame when given, else pYIN)."""
+    from ..measure.descriptors import frame_loudness_db, hz_to_midi, pitch_track, spectral_features
+    audio = np.asarray(audio, dtype=np.float32)
+    n = max(1, -(-len(audio) // hop))
+    loud = frame_loudness_db(audio, hop).astype(np.float64)[:n]
+    # spectral_features centres frame k on sample k·hop: start its input half a hop in
+    shifted = np.pad(audio[hop // 2:], (0, hop))
+    centroid, flatness = spectral_features(shifted, sample_rate, hop)
+    fit = lambda x: np.pad(np.asarray(x, dtype=np.float64)[:n], (0, max(0, n - len(x))))   # noqa: E731
+    if f0 is None:
+        f0 = pitch_track(audio, sample_rate, hop, fmin=PITCH_FMIN, fmax=PITCH_FMAX)
+    attack = np.maximum(0.0, np.diff(loud, prepend=loud[0]))
+    return {"brightness": fit(centroid), "loudness": loud, "noisiness": fit(flatness), "attack": attack,
+            "pitch": fit(hz_to_midi(fit(f0)))}
+
+
+def _pearson(x: np.ndarray, y: np.ndarray) -> float | None:
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    if len(x) < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
+        return None
+    return float(np.corrcoef(x, y)[0, 1])
+
+
+def name_direction(correlations: Mapping[str, float | None]) -> tuple[str, str | None, float | None]:
+    """(name, descriptor, r) for one direction's correlations: the + side's word for the strongest
+    descriptor when |r| ≥ ``SLIDER_NAME_MIN_R``, else ("mixed", None, None)."""
+    known = [(k, v) for k, v in correlations.items() if v is not None and k in SLIDER_DESCRIPTORS]
+    if not known:
+        return "mixed", None, None
+    k, r = max(known, key=lambda kv: abs(kv[1]))
+    if abs(r) < SLIDER_NAME_MIN_R:
+        return "mixed", None, None
+    up, down = SLIDER_DESCRIPTORS[k]
+    return (up if r > 0 else down), k, float(r)
+
+
+_SLIDER_CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def slider_meanings(model, clips: Sequence | None = None) -> list[SliderMeaning]:
+    """What each PCA slider moves, one ``SliderMeaning`` per latent direction (0 = most variance).
+
+    Encode the clips, project every frame on the principal directions (``pca_coordinates``) and
+    correlate each direction's coordinate with the per-frame descriptors of ``frame_descriptors``
+    over the sounding frames. ``clips``: audio arrays or corpus ``Example``s (their exact f0 labels
+    are used for pitch); None: ``SLIDER_CLIPS`` held-out ``NoteCorpus`` clips (seed
+    ``SLIDER_CORPUS_SEED``). Deterministic; the default set's result is cached per model (and per
+    fitted PCA), so a UI can call it on every redraw."""
+    model = check_autoencoder(model)
+    mean, comps, std = principal_directions(model)
+    key = None
+    if clips is None:
+        key = hash((mean.tobytes(), comps.tobytes(), std.tobytes()))
+        hit = _SLIDER_CACHE.get(model)
+        if hit is not None and hit[0] == key:
+            return list(hit[1])
+        from ..data.corpus import NoteCorpus
+        cfg = model.config
+        clips = list(NoteCorpus(sample_rate=cfg.sample_rate, hop_length=cfg.hop_length, seed=SLIDER_CORPUS_SEED,
+                                size=SLIDER_CLIPS, seconds=SLIDER_SECONDS))
+    if not len(clips):
+        raise ValueError("slider_meanings needs at least one clip.")
+    cfg = model.config
+    audios = [np.asarray(getattr(c, "audio", c), dtype=np.float32) for c in clips]
+    labels = [getattr(c, "f0", None) for c in clips]
+    latents = []
+    for i in range(0, len(audios), 32):
+        latents += encode_batch(model, audios[i: i + 32])
+    coords, descs = [], {k: [] for k in SLIDER_DESCRIPTORS}
+    for audio, f0, z in zip(audios, labels, latents):
+        d = frame_descriptors(audio, cfg.sample_rate, cfg.hop_length, f0)
+        n = min(len(z), len(d["loudness"]))
+        keep = d["loudness"][:n] >= SLIDER_SOUNDING_DB
+        coords.append(pca_coordinates(model, z[:n])[keep].astype(np.float64))
+        for k in descs:
+            descs[k].append(d[k][:n][keep])
+    c = np.concatenate(coords)
+    d = {k: np.concatenate(v) for k, v in descs.items()}
+    out = []
+    for j in range(c.shape[1]):
+        corr = {}
+        for k, v in d.items():
+            ok = np.isfinite(v)
+            r = _pearson(c[ok, j], v[ok])
+            corr[k] = None if r is None else round(r, 4)
+        name, desc, r = name_direction(corr)
+        out.append(SliderMeaning(direction=j, name=name, descriptor=desc, r=r, correlations=corr, frames=int(len(c))))
+    if key is not None:
+        _SLIDER_CACHE[model] = (key, tuple(out))
+    return out
