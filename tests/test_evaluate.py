@@ -12,7 +12,8 @@ import pytest
 
 from wavenet_core.data.corpus import INSTRUMENTS, PITCH_RANGE, Note, render_notes
 from wavenet_core.measure.descriptors import f0_error_semitones, loudness_l1_db, pitch_frame_metrics
-from wavenet_core.evaluation.evaluate import (ANCHORS, MELODIES, NONE_OF_THESE, SEED_STRIDE, TARGETS, Request, TimbreClassifier,
+from wavenet_core.measure.timbre import NONE_OF_THESE, TimbreClassifier
+from wavenet_core.evaluation.evaluate import (ANCHORS, MELODIES, SEED_STRIDE, TARGETS, Request,
                                    card_table, check_targets, combine, corpus_clip, format_table, measure,
                                    note_request, plan_requests, quick_plan_signature, summarise)
 

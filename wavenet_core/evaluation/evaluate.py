@@ -74,6 +74,8 @@ import numpy as np
 
 from ..controls.conditioning import Controls
 from ..measure.descriptors import (SOUNDING_DB, frame_loudness_db, loudness_l1_db, pitch_frame_metrics, pitch_track)
+from ..measure.timbre import (CLASSIFIER_SEED, CLASSIFIER_SIZE, MIN_VOICED, NONE_OF_THESE, PITCH_FMAX, PITCH_FMIN,
+                              TimbreClassifier, mfcc_stats, timbre_classifier)  # noqa: F401  (old import path kept)
 from ..jsonsafe import json_safe
 
 # target: (comparison, value) on the mean over runs
@@ -93,7 +95,6 @@ ANCHORS: dict[str, str] = {
     "pitch_notes_within_50": "NSynth WaveNet autoencoder: 79.6 % (pitch classifier; 91.6 % on the originals)",
     "pitch_error_semitones": "WaveRNN with DDSP's conditioning: f0 L1 ≈ 1 semitone",
 }
-NONE_OF_THESE = "none"
 
 N_SEEDS = 3
 SEED_STRIDE = 1000                # run k's clip i uses seed + SEED_STRIDE·k + i
@@ -116,13 +117,9 @@ MELODY_TEMPO = 200.0              # BPM: 0.3 s per note, 0.27 s held
 MELODY_VELOCITY = -12.0
 QUICK_PITCHES = (50, 67)
 FREE_CLIPS = 12
-PITCH_FMIN, PITCH_FMAX = 40.0, 1600.0   # pitch-track search range (MIDI ~28 … ~91: the stress row fits)
 RPA_CENTS = 50.0
 SILENT_DB = -50.0
-MIN_VOICED = 0.5
 OUTLIER_SEMITONES = 1.0
-CLASSIFIER_SEED = 1234            # corpus seed of the timbre classifier's notes (+1: its reject calibration)
-CLASSIFIER_SIZE = 600
 REQUEST_SEED, CEILING_SEED, ENVELOPE_SEED = 4321, 8765, 2468   # random streams of the corpus renderings
 T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262}
 
@@ -287,92 +284,6 @@ def measure(audio: np.ndarray, req: Request, sample_rate: int, hop: int, classif
                           "within_50": bool(ok)})
         rec["notes"] = notes
     return rec
-
-
-# ---- timbre classifier ---------------------------------------------------------------------------
-def mfcc_stats(audio: np.ndarray, sample_rate: int, hop: int) -> np.ndarray:
-    """Mean and standard deviation of MFCC 1–19 over the frames above -50 dB (c0, the level, left out)."""
-    import librosa
-
-    loud = frame_loudness_db(audio, hop)
-    n_fft = 1 << int(np.ceil(np.log2(sample_rate * 0.064)))
-    m = librosa.feature.mfcc(y=np.asarray(audio, dtype=np.float32), sr=sample_rate, n_mfcc=20, n_fft=n_fft, hop_length=hop)
-    n = min(m.shape[1], len(loud))
-    sel = loud[:n] > -50
-    if sel.sum() < 3:
-        sel = np.ones(n, dtype=bool)
-    m = m[1:, :n][:, sel]
-    return np.concatenate([m.mean(axis=1), m.std(axis=1)])
-
-
-class TimbreClassifier:
-    """Nearest centroid on MFCC statistics (``mfcc_stats``), distances in the (shrunk) pooled
-    within-class metric, fitted on ``size`` corpus notes of seed ``seed``.
-
-    ``identify`` may answer ``NONE_OF_THESE``: every instrument of the corpus is pitched, so a clip
-    that is not — silent, or voiced on fewer than half of its sounding frames (``pitch_track``) — is
-    none of them; so is a clip further from its nearest centroid than ``reject_quantile`` of held-out
-    corpus notes (seed ``seed + 1``, ``size // 2`` notes) are from theirs. ``predict`` always names
-    the nearest instrument (the sampler's timbre target uses it)."""
-
-    def __init__(self, names: tuple[str, ...], sample_rate: int, hop: int, size: int, seed: int = CLASSIFIER_SEED,
-                 shrink: float = 0.3, reject_quantile: float = 0.99):
-        from ..data.corpus import NoteCorpus
-
-        self.names, self.sample_rate, self.hop = tuple(names), sample_rate, hop
-
-        def notes(s: int, n: int):
-            corpus = NoteCorpus(sample_rate=sample_rate, hop_length=hop, seed=s, size=max(n, 2 * len(self.names)),
-                                seconds=NOTE_SECONDS, phrase_share=0.0, instruments=self.names)
-            ex = list(corpus)
-            return np.array([mfcc_stats(e.audio, sample_rate, hop) for e in ex]), np.array([e.instrument for e in ex])
-
-        x, y = notes(seed, size)
-        self.mu, self.sd = x.mean(axis=0), x.std(axis=0) + 1e-9
-        z = (x - self.mu) / self.sd
-        self.centroids = np.stack([z[y == k].mean(axis=0) for k in range(len(self.names))])
-        within = sum(np.cov((z[y == k] - self.centroids[k]).T) for k in range(len(self.names))) / len(self.names)
-        self.metric = np.linalg.inv(within + shrink * np.eye(len(within)))
-        xh, _ = notes(seed + 1, size // 2)
-        self.threshold = float(np.quantile([self._distances(v).min() for v in xh], reject_quantile))
-
-    def _distances(self, stats: np.ndarray) -> np.ndarray:
-        d = (stats - self.mu) / self.sd - self.centroids
-        return np.einsum("kd,de,ke->k", d, self.metric, d)
-
-    def distances(self, audio: np.ndarray) -> np.ndarray:
-        """Squared distance (pooled within-class metric) to every instrument's centroid."""
-        return self._distances(mfcc_stats(audio, self.sample_rate, self.hop))
-
-    def predict(self, audio: np.ndarray) -> str:
-        """The nearest instrument (never "none")."""
-        return self.names[int(np.argmin(self.distances(audio)))]
-
-    def identify(self, audio: np.ndarray, voiced_fraction: float | None = None) -> str:
-        """The nearest instrument, or ``NONE_OF_THESE`` for a clip that is not pitched or is far from
-        every instrument. ``voiced_fraction``: the share of the clip's sounding frames that are voiced
-        when already measured (else it is measured here; a clip with no sounding frame counts 0)."""
-        if voiced_fraction is None:
-            audio = np.asarray(audio, dtype=np.float32)
-            sounding = frame_loudness_db(audio, self.hop) >= SOUNDING_DB
-            f0 = pitch_track(audio, self.sample_rate, self.hop, fmin=PITCH_FMIN, fmax=PITCH_FMAX)
-            n = min(len(f0), len(sounding))
-            voiced_fraction = float(np.mean(f0[:n][sounding[:n]] > 0)) if sounding[:n].any() else 0.0
-        if voiced_fraction < MIN_VOICED:
-            return NONE_OF_THESE
-        d = self.distances(audio)
-        return NONE_OF_THESE if d.min() > self.threshold else self.names[int(np.argmin(d))]
-
-
-_CLASSIFIERS: dict = {}
-
-
-def timbre_classifier(names: tuple[str, ...], sample_rate: int, hop: int) -> TimbreClassifier:
-    """The evaluation's classifier, fitted once per process."""
-    key = (tuple(names), sample_rate, hop)
-    if key not in _CLASSIFIERS:
-        _CLASSIFIERS[key] = TimbreClassifier(tuple(names), sample_rate, hop, CLASSIFIER_SIZE)
-    return _CLASSIFIERS[key]
 
 
 # ---- summaries -----------------------------------------------------------------------------------
