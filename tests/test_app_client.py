@@ -73,12 +73,12 @@ def read_audio(path) -> tuple[np.ndarray, int]:
     return data, sr
 
 
-PANEL = 10          # outputs of one result panel
+PANEL = 11          # outputs of one result panel
 
 
 def check_result(result, n_samples: int, generated: bool = True) -> np.ndarray:
     assert len(result) == PANEL
-    audio_path, waveform, spectrogram, table, wav_path, flac_path, verdict, notes, status, details = result
+    audio_path, waveform, spectrogram, table, wav_path, flac_path, midi_path, verdict, notes, status, details = result
     audio, sr = read_audio(audio_path)
     assert sr == SR and audio.ndim == 1 and len(audio) == n_samples
     assert np.sqrt(np.mean((audio / 32768.0) ** 2)) > 1e-3, "the result is silent"
@@ -110,7 +110,7 @@ def test_every_event_is_named(app):
     gen = next(fn for fn in demo.fns.values() if fn.api_name == "generate")
     assert gen.concurrency_limit == 2 and gen.concurrency_id == "generation"
     assert demo._queue.max_size == 8
-    from wavenet_core.studio.app import MAX_UPLOAD_BYTES
+    from wavenet_core.studio.server import MAX_UPLOAD_BYTES
     assert demo.max_file_size == MAX_UPLOAD_BYTES
 
 
@@ -260,7 +260,7 @@ def test_stop_keeps_what_was_generated(client, model_dir):
     if details["stopped_at_samples"] >= 160:
         made = check_result(result, details["stopped_at_samples"])
         assert 0 < len(made) < 10 * SR
-        assert "Stopped at" in result[6] and "here is what was made" in result[6]
+        assert "Stopped at" in result[7] and "here is what was made" in result[7]
         # exactly the first samples of the whole sound (same seed, Python API)
         from wavenet_core import generate as core_generate
         from wavenet_core.audio_io import to_int16
@@ -269,7 +269,7 @@ def test_stop_keeps_what_was_generated(client, model_dir):
                                                   model.config), temperature=1.0, seed=VALID["seed"])[0]
         np.testing.assert_array_equal(made, to_int16(whole[: len(made)]))
     else:
-        assert "Stopped" in result[6] and result[0] is None
+        assert "Stopped" in result[7] and result[0] is None
     check_result(generate(client, seconds=0.2), int(0.2 * SR))   # the slot was given back
 
 
@@ -301,7 +301,7 @@ def test_verdict_above_every_generated_sound(client, model_dir):
     from wavenet_core.controls.verdict import judge, known_pitch_range
     result = generate(client, pitch="A4", seconds=0.6, seed=11)
     audio = check_result(result, int(0.6 * SR))
-    line, details = result[6], result[-1]
+    line, details = result[7], result[-1]
     model = load_model(model_dir / "tiny" / "model.safetensors")
     controls = Controls(seconds=0.6, instrument="saw", pitch=69, loudness=-18)
     expected = judge(core_generate(model, model_inputs(controls, model.config), seed=11)[0], controls, model.config,
@@ -323,7 +323,7 @@ def test_verdict_above_every_generated_sound(client, model_dir):
 
 def test_melody_gets_a_note_by_note_table(client):
     result = generate(client, pitch_mode="melody", melody="C4 E4 G4:2", tempo=240, seconds=5)
-    notes, details = result[7], result[-1]
+    notes, details = result[8], result[-1]
     assert notes["visible"] is True
     rows = notes["value"]["data"]
     assert [r[1] for r in rows] == ["C4 (60.0)", "E4 (64.0)", "G4 (67.0)"]
@@ -350,12 +350,12 @@ def test_uploads_are_checked_when_they_arrive(client, tmp_path):
 def test_sampling_pitch_targets_take_note_names(client):
     result = client.predict("tiny", *targets(pitch=("G3", "E4")), *SAMPLING, "loudness", "brightness",
                             api_name="/sample")
-    assert result[20]["targets"][0] == "pitch=55..64"                # the shown pick's details
+    assert result[21]["targets"][0] == "pitch=55..64"                # the shown pick's details
 
 
 def test_empty_scatter_becomes_a_message():
-    from wavenet_core.studio.app import _scatter
-    fig, line = _scatter({"candidates": [{"descriptors": {"pitch": None, "brightness": 900.0}}]}, "pitch", "brightness")
+    from wavenet_core.studio.sampling import scatter
+    fig, line = scatter({"candidates": [{"descriptors": {"pitch": None, "brightness": 900.0}}]}, "pitch", "brightness")
     assert fig is None and "no candidate had a measurable pitch" in line and "Choose other scatter axes" in line
 
 
@@ -370,7 +370,7 @@ def test_model_page_and_picker(client):
     instrument, mix, mix_text = result[:3]
     assert instrument["choices"][0][0] == "pluck" and mix == {}
     assert result[-1]["value"] == "tiny-b"                 # the Model tab follows the picker
-    summary, rf_plot, curves, card = client.predict("tiny-b", api_name="/model_info")
+    summary, rf_plot, tempo_table, curves, card = client.predict("tiny-b", api_name="/model_info")
     assert "### tiny-b" in summary and "receptive field | 16 samples = 1.0 ms at 16000 Hz" in summary
     assert "dilations | 1, 2, 4, 8" in summary and "11,828 parameters" in summary
     assert rf_plot["plot"].startswith("data:image/png") and curves["plot"].startswith("data:image/png")
@@ -389,7 +389,8 @@ def test_model_page_and_picker(client):
 
 def test_no_models_installed(tmp_path):
     """An empty model folder still gives a working page, and generation explains what to do."""
-    from wavenet_core.studio.app import ModelShelf, build_app
+    from wavenet_core.studio.app import build_app
+    from wavenet_core.studio.server import ModelShelf
     demo = build_app(tmp_path, warm_up=False)
     assert demo.studio.shelf.names() == []
     with pytest.raises(ValueError, match="No models are installed; train one"):
@@ -404,15 +405,17 @@ def test_models_are_loaded_once(app):
 
 # ---- Autoencoder tab --------------------------------------------------------------------------
 def _example(i: int = 0) -> str:
-    from wavenet_core.studio.app import corpus_examples
+    from wavenet_core.studio.autoencoder import corpus_examples
     return list(corpus_examples(SR))[i]
 
 
 def check_ae_result(result, n_samples: int) -> np.ndarray:
-    original, latent = result[:2]
+    original, clip_a_table, latent = result[:3]
     assert read_audio(original)[0].size > 0
     assert latent["plot"].startswith("data:image/png")
-    return check_result(result[2:], n_samples)
+    rows = {r[0]: r for r in clip_a_table["data"]}                   # clip A's measurements beside the result's
+    assert {"pitch", "loudness", "brightness"} <= set(rows) and all(len(r) == 3 for r in rows.values())
+    return check_result(result[3:], n_samples)
 
 
 def test_autoencoder_reconstruct_and_edit(client):
@@ -465,17 +468,17 @@ def test_steer_to_targets(client):
     assert "3 of 3 decodes used" in status and "std in the latent" in status and "s wall" in status
     assert "\n" not in status.strip()
     assert path["type"] == "matplotlib" and path["plot"].startswith("data:image/png")
-    check_result(result[2:12], n, generated=False)                  # before: clip A decoded from its own code
-    check_result(result[12:22], n, generated=False)                 # after: the steered code
-    assert {r[0]: r[1] for r in result[15]["data"]}["brightness"] == "7000 Hz … 7900 Hz"
-    report = result[21]["steering"]
+    check_result(result[2:13], n, generated=False)                  # before: clip A decoded from its own code
+    check_result(result[13:24], n, generated=False)                 # after: the steered code
+    assert {r[0]: r[1] for r in result[16]["data"]}["brightness"] == "7000 Hz … 7900 Hz"
+    report = result[23]["steering"]
     assert report["met"] is False and report["closest"] is True and report["decodes"] == 3
     assert report["targets"][0]["text"] == "brightness=7000..7900" and len(report["path"]) >= 2
     # A range the start already meets: met by the first decode, the code unchanged, the sound the same.
     result = client.predict(*steer_args(brightness=(True, 1, None), loudness=(True, -80, 0)), api_name="/steer")
     assert "Targets met" in result[0] and "1 of 3 decodes used" in result[0] and "moved 0.00 std" in result[0]
-    before = check_result(result[2:12], n, generated=False)
-    after = check_result(result[12:22], n, generated=False)
+    before = check_result(result[2:13], n, generated=False)
+    after = check_result(result[13:24], n, generated=False)
     np.testing.assert_array_equal(before, after)
 
 
@@ -530,7 +533,7 @@ def test_sampling_run_inspect_and_compare(client):
                             api_name="/sample")
     cost, scatter = result[:2]
     assert "candidates accepted" in cost and "acceptance" in cost and "s wall" in cost
-    assert scatter["plot"].startswith("data:image/png")
+    assert scatter["value"]["plot"].startswith("data:image/png") and scatter["visible"]
     picks = result[2:10]
     shown = [p for p in picks if p.get("visible")]
     assert len(shown) == 2                                   # keep = 2
@@ -540,8 +543,8 @@ def test_sampling_run_inspect_and_compare(client):
         assert "seed" in p["label"]
     choices = [c[0] for c in result[10]["choices"]]
     assert len(choices) == 2 and result[10]["value"] == choices[0]
-    check_result(result[11:21], int(0.3 * SR), generated=False)   # pick 1 shown in full
-    assert "Meets every target" in result[17] or "Misses the targets" in result[17]
+    check_result(result[11:22], int(0.3 * SR), generated=False)   # pick 1 shown in full
+    assert "Meets every target" in result[18] or "Misses the targets" in result[18]
     second = client.predict(choices[1], api_name="/inspect_pick")
     check_result(second, int(0.3 * SR), generated=False)
     assert second[-1]["seed"] == int(choices[1].split("seed ")[1].split()[0])

@@ -487,7 +487,7 @@ def test_bad_target_ranges(sampling, text, message):
 def test_app_sampling_tab_refuses_bad_ranges(app_generate, name, low, high, message):
     """The Sampling tab's handler, called with the page's own defaults and one bad target range."""
     gr, _, demo = app_generate
-    from wavenet_core.studio.app import SAMPLING_TARGETS
+    from wavenet_core.studio.sampling import SAMPLING_TARGETS
     sample = next(f for f in demo.fns.values() if f.api_name == "sample")
     args = [getattr(c, "value", None) for c in sample.inputs]
     args[0] = "tiny"
