@@ -1,60 +1,56 @@
-"""Real monophonic recordings that registry packages ship (for timbre-transfer tests and demos).
+"""Real monophonic recordings shipped in ``assets/recordings/`` (timbre transfer: evaluation, tests, demos).
 
-Nothing is downloaded: each recording is a file inside an installed package, found without
-importing that package.
+Nothing is downloaded and no third-party package is needed at run time: each recording is a short
+16 kHz mono FLAC cut from an openly licensed source by the script beside it
+(``assets/recordings/README.md`` records source, licence and the exact command).
 
-| name | package (registry) | file | what | licence |
+| name | file | what | source | licence |
 |---|---|---|---|---|
-| ``melody`` | ``music21`` (PyPI) | ``music21/audioSearch/test_audio.wav`` | 20.0 s, mono, 44.1 kHz 16-bit PCM: a real recording of a monophonic melody (pYIN: stepwise from C4, MIDI 60–69), made by the music21 project for its audio-search tests | BSD-3-Clause (music21's LICENSE) |
-
-``pip install --no-deps music21`` is enough (only the file is read).
+| ``melody`` | ``assets/recordings/melody.flac`` | 5.0 s, 16 kHz mono: a real recording of a monophonic melody (pYIN: C4 D4 E4 F4 G4 A4, voiced on ~93 % of its frames) | music21 10.5.1's ``audioSearch/test_audio.wav`` (2.6–7.6 s) | BSD-3-Clause |
 """
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
+
+RECORDINGS_DIR = Path(__file__).resolve().parents[2] / "assets" / "recordings"
 
 
 @dataclass(frozen=True)
 class Recording:
     name: str
-    package: str          # PyPI distribution and import name
-    relpath: str          # inside the package folder
+    filename: str         # inside assets/recordings/
     description: str
+    source: str
     licence: str
 
 
 RECORDINGS: dict[str, Recording] = {
-    "melody": Recording("melody", "music21", "audioSearch/test_audio.wav",
-                        "20 s mono 44.1 kHz recording of a monophonic melody (stepwise from C4)", "BSD-3-Clause"),
+    "melody": Recording("melody", "melody.flac",
+                        "5 s, 16 kHz mono recording of a monophonic melody (stepwise from C4 to A4)",
+                        "music21 10.5.1 (PyPI), music21/audioSearch/test_audio.wav, 2.6–7.6 s", "BSD-3-Clause"),
 }
 
 
 class RecordingError(FileNotFoundError):
-    """A recording's package is not installed (a FileNotFoundError: the CLI prints it as one line)."""
+    """A shipped recording is missing (a FileNotFoundError: the CLI prints it as one line)."""
 
 
 def recording_path(name: str = "melody") -> Path:
-    """Path of a shipped recording (decode it with ``audio_io.load_audio(path, sample_rate)``)."""
+    """Path of a shipped recording (a 16 kHz mono FLAC; ``load_recording`` decodes it)."""
     if name not in RECORDINGS:
         raise ValueError(f"unknown recording {name!r}; choose from: {', '.join(RECORDINGS)}")
-    rec = RECORDINGS[name]
-    spec = importlib.util.find_spec(rec.package)           # locate, don't import
-    locations = list(spec.submodule_search_locations or []) if spec is not None else []
-    for loc in locations:
-        p = Path(loc) / rec.relpath
-        if p.is_file():
-            return p
-    if not locations:
-        raise RecordingError(f"recording {name!r} comes with the {rec.package} package, which is not installed: "
-                             f".venv/bin/pip install --no-deps {rec.package}")
-    raise RecordingError(f"recording {name!r}: {rec.relpath} is missing from the installed {rec.package} "
-                         f"({locations[0]}); reinstall it: .venv/bin/pip install --no-deps --force-reinstall {rec.package}")
+    path = RECORDINGS_DIR / RECORDINGS[name].filename
+    if not path.is_file():
+        raise RecordingError(f"recording {name!r}: {path} is missing; restore it from git "
+                             f"(assets/recordings/README.md says how it was made)")
+    return path
 
 
 def recording_paths() -> dict[str, Path]:
-    """Every recording whose package is installed, name → path (empty if none is)."""
+    """Every shipped recording that is present, name → path (empty if none is)."""
     out = {}
     for name in RECORDINGS:
         try:
@@ -62,3 +58,10 @@ def recording_paths() -> dict[str, Path]:
         except RecordingError:
             pass
     return out
+
+
+def load_recording(name: str = "melody", sample_rate: int = 16000) -> np.ndarray:
+    """A shipped recording as mono float32 (samples,) in [-1, 1] at ``sample_rate`` Hz."""
+    from ..audio_io import load_audio
+
+    return load_audio(recording_path(name), sample_rate)
