@@ -158,10 +158,12 @@ def test_steering_holds_the_pitch_and_reports_what_moved(clip, monkeypatch):
     assert seen and all(np.array_equal(f, f0) for call in seen for f in call)
     assert set(r.moved) == {"pitch", "voiced_fraction", "noisiness"}
     for m in r.moved.values():
-        assert set(m) == {"start", "final", "tolerance", "moved"}
+        assert set(m) == {"start", "final", "tolerance", "moved", "per_seed"}
+        assert [p["seed"] for p in m["per_seed"]] == r.seeds and len(r.seeds) >= 2
+        assert m["moved"] == any(p["moved"] for p in m["per_seed"])
     d = r.to_dict()
     assert d["moved_untargeted"] == [k for k, m in r.moved.items() if m["moved"]]
-    assert "pitch" not in steering.steer(model, z, ["pitch=50..70"], budget=2, seed=0, f0=f0).moved
+    assert "pitch" not in steering.steer(model, z, ["pitch=50..70"], budget=4, seed=0, f0=f0).moved
 
 
 def test_held_properties_tolerances():
