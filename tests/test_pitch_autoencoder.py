@@ -276,3 +276,48 @@ def test_cli_sliders_prints_names_and_correlations(tmp_path, slider_clips, monke
     rows = json.loads(capsys.readouterr().out)
     assert [r["direction"] for r in rows] == list(range(model.config.latent_dim))
     assert all(r["name"] == ae.name_direction(r["correlations"])[0] for r in rows)
+
+
+# ---- the evaluation's per-clip measures and card table -----------------------------------------
+def test_reconstruction_record_counts_failures_apart(clip):
+    from wavenet_core.evaluation import autoencoder as ev
+
+    same = ev.reconstruction_record(clip, clip, 16000)
+    assert same["frames"] > 10 and same["hits"] == same["frames"]
+    assert not same["silent"] and not same["noise_only"] and same["loudness_l1_db"] == 0 and same["level_offset_db"] == 0
+    quiet = ev.reconstruction_record(clip, clip * 10 ** (-45 / 20), 16000)        # 45 dB down: under -50 dB
+    assert quiet["silent"] and not quiet["noise_only"] and quiet["hits"] < quiet["frames"] // 4
+    assert quiet["level_offset_db"] == pytest.approx(-45, abs=0.5)
+    noise = np.random.default_rng(0).standard_normal(len(clip)).astype(np.float32)
+    noise *= np.sqrt(np.mean(clip ** 2) / np.mean(noise ** 2))                      # same level, no pitch
+    hiss = ev.reconstruction_record(clip, noise, 16000)
+    assert hiss["noise_only"] and not hiss["silent"] and hiss["hits"] < hiss["frames"] // 4
+    # an octave up, judged against the original's pitch moved by +12
+    t = np.arange(8000) / 16000
+    low, high = (0.3 * np.sin(2 * np.pi * f * t).astype(np.float32) for f in (220.0, 440.0))
+    up = ev.reconstruction_record(low, high, 16000, semitones=12)
+    assert up["hits"] == up["frames"] > 0 and ev.reconstruction_record(low, high, 16000)["hits"] == 0
+    s = ev.summarise_set([same, quiet, hiss])
+    assert s["failures"] == 2 and s["silent"] == 1 and s["noise_only"] == 1
+    assert s["pitch_frames_within_50"] == pytest.approx((same["hits"] + quiet["hits"] + hiss["hits"])
+                                                        / (same["frames"] + quiet["frames"] + hiss["frames"]))
+    assert s["loudness_l1_db"] == 0                                  # failures left out
+    assert s["loudness_l1_db_with_failures"] > 10                    # and kept
+
+
+def test_card_table_prints_targets_intervals_and_verdicts():
+    from wavenet_core.evaluation import autoencoder as ev
+
+    report = {"seeds": [0, 1000, 2000],
+              "metrics": {"corpus_pitch_frames_within_50": 0.9712, "corpus_loudness_l1_db": 4.25, "corpus_failures": 1.0,
+                          "recording_pitch_frames_within_50": None},
+              "ci95": {"corpus_pitch_frames_within_50": 0.0123, "corpus_loudness_l1_db": 0.5, "corpus_failures": 1.2},
+              "passed": {"corpus_pitch_frames_within_50": True, "corpus_loudness_l1_db": False}}
+    lines = ev.card_table(report).splitlines()
+    assert lines[0].startswith("| metric | target | model (mean ± 95 % CI, 3 seeds) |")
+    pitch = next(x for x in lines if "held-out corpus: voiced frames" in x)
+    assert "≥ 95.0 %" in pitch and "97.1 % ± 1.2" in pitch and pitch.endswith("| yes |")
+    loud = next(x for x in lines if "failures left out" in x)
+    assert "≤ 3.0 dB" in loud and "4.2 dB ± 0.5" in loud and loud.endswith("| **no** |")
+    assert any("1.0 ± 1.2" in x for x in lines)
+    assert not any("real recording" in x for x in lines)               # not measured: no row
