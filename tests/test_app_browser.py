@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::Warning:gradio.queueing")
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
+                 "--disable-sync", "--no-first-run", "--autoplay-policy=no-user-gesture-required"]
 # A result's player: Gradio 6 renders one (wavesurfer, no src attribute on <audio>) only once the
 # component holds a sound; an empty component shows a placeholder instead.
 PLAYER = ".result-audio audio[data-testid^='audio-player-']"
@@ -25,8 +26,8 @@ TIMEOUT_MS = 180_000      # a busy 2-core machine can take a while for the first
 
 
 @pytest.fixture(scope="module")
-def url(request, tmp_path_factory):
-    """The studio on a free local port, serving the tiny test model."""
+def served(request, tmp_path_factory):
+    """The studio (its ``gr.Blocks``) on a free local port, serving the tiny test models: (demo, url)."""
     run = Path(os.environ.get("STUDIO_TEST_RUN") or request.getfixturevalue("tiny_run"))
     ae_run = request.getfixturevalue("studio_ae_run")           # $STUDIO_TEST_AE_RUN or a tiny one
     models = tmp_path_factory.mktemp("models")
@@ -44,8 +45,13 @@ def url(request, tmp_path_factory):
     if demo.warm_up_thread is not None:
         demo.warm_up_thread.join()
     _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True, server_name="127.0.0.1")
-    yield url
+    yield demo, url
     demo.close()
+
+
+@pytest.fixture(scope="module")
+def url(served):
+    return served[1]
 
 
 @pytest.fixture(scope="module")
@@ -209,3 +215,148 @@ def test_sampling_tab(page, tmp_path):
     page.wait_for_selector("text=Conditioned on")
     assert error_toasts(page) == []
     assert snap(page, "sampling", tmp_path).stat().st_size > 20_000
+
+
+# ---- streaming, Stop, examples, history, note entry, downloads (issue #17) ----------------------
+LIVE = ".live-audio audio"
+RESULT_DONE = "text=of audio generated in"
+
+
+class HeldGeneration:
+    """Holds a streaming generation after its first block of samples until released, so the browser's
+    view of a live player can be checked while the sound is still being made (no timing races)."""
+
+    def __init__(self, studio):
+        self.studio, self.release, self.started = studio, threading.Event(), threading.Event()
+        self._run = studio.run_generation
+
+    def __call__(self, *args, on_audio=None, **kwargs):
+        if on_audio is None:
+            return self._run(*args, **kwargs)
+
+        def first_then_hold(block):
+            on_audio(block)
+            self.started.set()
+            if not self.release.wait(timeout=300):
+                raise RuntimeError("the test never released the generation")
+        return self._run(*args, on_audio=first_then_hold, **kwargs)
+
+
+@pytest.fixture
+def held(served, monkeypatch):
+    demo, _ = served
+    hold = HeldGeneration(demo.studio)
+    monkeypatch.setattr(demo.studio, "run_generation", hold)
+    yield hold
+    hold.release.set()
+
+
+def test_live_audio_plays_before_the_sound_is_complete(page, held):
+    from wavenet_core.studio.render import streaming_available
+    if not streaming_available():
+        pytest.skip("ffmpeg is not installed: the studio shows each result when it is complete")
+    set_slider(page, "duration", 4)
+    page.click("#generate-conditioning")
+    assert held.started.wait(timeout=TIMEOUT_MS / 1000)
+    # The live player plays while the generation is held after its first block: nothing is complete yet.
+    page.wait_for_function(f"() => {{ const a = document.querySelector('{LIVE}'); "
+                           "return a && !a.paused && a.currentTime > 0; }")
+    assert page.locator(RESULT_DONE).count() == 0
+    held.release.set()
+    page.wait_for_selector(RESULT_DONE)
+    page.wait_for_selector(PLAYER, state="attached")
+    assert error_toasts(page) == []
+
+
+def test_stop_keeps_the_partial_sound_as_information(page, held):
+    set_slider(page, "duration", 6)
+    page.click("#generate-conditioning")
+    assert held.started.wait(timeout=TIMEOUT_MS / 1000)
+    page.click("#stop-conditioning")
+    held.release.set()
+    page.wait_for_function("() => /Stopped at/.test(document.querySelector('.result-verdict').innerText)")
+    page.wait_for_selector(PLAYER, state="attached")                 # what was made is kept and playable
+    assert "here is what was made" in page.locator(".result-verdict").first.inner_text()
+    assert error_toasts(page) == []                                   # information, not an error
+    assert page.locator(".toast-body.info").filter(has_text="Stopped: kept").count() >= 1
+
+
+def test_an_example_runs_in_one_click_and_joins_the_history(page):
+    page.click("#example-0")                                          # "Clarinet C4"
+    page.wait_for_selector(RESULT_DONE)
+    page.wait_for_function("() => /Everything asked for was met|Missed:/.test("
+                           "document.querySelector('.result-verdict').innerText)")
+    assert page.locator("#pitch-note textarea, #pitch-note input").first.input_value() == "C4"
+    assert page.locator("#history-table").get_by_text("clarinet · C4").count() >= 1
+    assert error_toasts(page) == []
+
+
+def test_history_restores_a_take_and_compares_two(page):
+    set_slider(page, "duration", 0.3)
+    type_note(page, "E4")
+    page.click("#generate-conditioning")
+    page.wait_for_function("() => /take 1/.test(document.querySelector('#take-a input').value)")
+    type_note(page, "G4")
+    page.click("#generate-conditioning")
+    page.wait_for_function("() => /take 2/.test(document.querySelector('#take-a input').value)")
+    # A and B hold the two takes, each in its own player
+    assert "take 1" in page.locator("#take-b input").input_value()
+    page.wait_for_selector("#player-a audio", state="attached")
+    page.wait_for_selector("#player-b audio", state="attached")
+    # restore take 1's settings: the note goes back to E4
+    box = page.locator("#restore-choice input")
+    box.click()
+    page.get_by_role("option", name="take 1", exact=False).first.click()
+    page.click("#restore")
+    page.wait_for_function("() => document.querySelector('#pitch-note textarea, #pitch-note input').value == 'E4'")
+    assert error_toasts(page) == []
+
+
+def test_note_picker_and_a_transpose_offer(page):
+    page.locator("#note-picker-box").get_by_text("Note picker").first.click()
+    page.locator("#note-picker").get_by_text("G#", exact=True).click()
+    page.locator("#octave-picker").get_by_text("3", exact=True).click()
+    page.wait_for_function("() => document.querySelector('#pitch-note textarea, #pitch-note input').value == 'G#3'")
+    page.wait_for_selector("#pitch-name >> text=MIDI 56")
+    page.wait_for_selector("#range-line >> text=This model learned")
+    # a melody above the learned range is offered an octave down, through the Transpose slider
+    page.get_by_label("melody").check()
+    page.locator("#melody textarea").fill("C6 E6 G6")
+    page.locator("#melody textarea").press("Tab")
+    offer = page.locator("#transpose-offer")
+    offer.wait_for(state="visible")
+    assert "down" in offer.inner_text()
+    offer.click()
+    page.wait_for_function("() => Number(document.querySelector('#transpose input[type=number]').value) <= -12")
+    page.wait_for_selector("#range-line >> text=inside it")
+    assert error_toasts(page) == []
+
+
+def test_downloads_read_back(page, tmp_path):
+    """The WAV and FLAC of a melody are the played sound (soundfile reads them back), and the melody
+    comes as a MIDI file."""
+    import pretty_midi
+    import soundfile as sf
+    page.get_by_label("melody").check()
+    page.locator("#melody textarea").fill("C4 E4 G4")
+    page.click("#generate-conditioning")
+    page.wait_for_selector(RESULT_DONE)
+    read = {}
+    for kind, suffix in (("wav", ".wav"), ("flac", ".flac"), ("midi", ".mid")):
+        link = page.locator(f".result-{kind} a[href$='{suffix}']").first
+        link.wait_for(state="attached")
+        body = page.request.get(link.get_attribute("href")).body()
+        (tmp_path / f"take{suffix}").write_bytes(body)
+        read[kind] = tmp_path / f"take{suffix}"
+    wav, sr = sf.read(read["wav"], dtype="int16")
+    flac, flac_sr = sf.read(read["flac"], dtype="int16")
+    assert sr == flac_sr == 16000 and len(wav) > 0 and (wav == flac).all()
+    assert [n.pitch for n in pretty_midi.PrettyMIDI(str(read["midi"])).instruments[0].notes] == [60, 64, 67]
+
+
+def test_autoencoder_tab_hides_the_wavenet_picker(page):
+    assert page.locator("#model-picker").is_visible()
+    page.get_by_role("tab", name="Autoencoder").click()
+    page.locator("#model-picker").wait_for(state="hidden")
+    page.get_by_role("tab", name="Conditioning").click()
+    page.locator("#model-picker").wait_for(state="visible")

@@ -31,10 +31,13 @@ def _number(page, elem_id: str, value: float) -> None:
 
 
 def conditioning(page) -> None:
-    _number(page, "duration", 1.0)          # the rest as the page opens: the model's first instrument, a held note
-    page.click("#generate-conditioning")
+    page.click("#example-1")                # a one-click example: a melody, with its per-note table and MIDI
     page.wait_for_selector(PLAYER, state="attached")
     page.wait_for_selector("text=of audio generated in")
+    _number(page, "duration", 1.0)          # and a held note, so the history holds two takes to compare
+    page.locator("#pitch-mode").get_by_label("note", exact=True).check()
+    page.click("#generate-conditioning")
+    page.wait_for_function("() => /take 2/.test(document.querySelector('#take-a input').value)")
 
 
 def sampling(page) -> None:
@@ -42,8 +45,10 @@ def sampling(page) -> None:
     _number(page, "s-seconds", 0.5)
     _number(page, "s-max", 8)
     page.click("#sample")
-    page.wait_for_selector(".sampling-scatter img")
     page.wait_for_selector("text=candidates accepted")
+    page.locator(".sampling-scatter img").or_(page.get_by_text("Nothing to plot")).first.wait_for()
+    page.click("#compare")                  # the method comparison, at the top of the results
+    page.wait_for_selector("text=Conditioned on")
 
 
 def autoencoder(page) -> None:

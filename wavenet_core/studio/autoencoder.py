@@ -14,7 +14,7 @@ import numpy as np
 from ..audio_io import to_int16
 from ..jsonsafe import json_safe
 from . import server
-from .render import describe_audio, descriptor_table, note_name, result_panel
+from .render import describe_audio, descriptor_table, fmt_descriptor, note_name, result_panel
 from .sampling import SAMPLING_TARGETS, fmt_range, range_texts, target_parameters, target_row_components, target_rows
 from .server import (MAX_SEED, MAX_STEER_BUDGET, MAX_STEER_SECONDS, MAX_TEMPERATURE, CheckpointError, PageRequest,
                      Studio, checked_upload, friendly, handler, log, number, typed_pitch)
@@ -40,6 +40,12 @@ def _steer_specs() -> tuple:
 STEER_TARGETS = _steer_specs()
 
 
+def min_steer_budget() -> int:
+    """The smallest search: the start and one candidate, each decoded on every seed steering judges on."""
+    from ..controls.steering import DEFAULT_SEEDS
+    return 2 * DEFAULT_SEEDS
+
+
 def steer_status(result, wall_seconds: float) -> str:
     """One line on a steering result: met or not (flagged as the closest found), decodes, latent distance,
     time, and any property that moved though it was not a target."""
@@ -52,19 +58,20 @@ def steer_status(result, wall_seconds: float) -> str:
     line = (f"{verdict} · {r.decodes} of {r.budget} decodes used · moved {r.latent_distance:.2f} std in the latent · "
             f"distance to targets {r.start_distance:.2f} → {r.distance:.2f} · {wall_seconds:.1f} s wall")
     line += f" · {why}" if why and not r.met else ""
-    moved = list(getattr(r, "moved_untargeted", []) or [])
+    if len(r.seeds) > 1:
+        line += f" · judged on {len(r.seeds)} decode seeds"
+    moved = list(r.moved_untargeted)
     if moved:
         parts = []
         for name in moved:
             m = r.moved.get(name, {})
-            if m.get("start") is not None and m.get("final") is not None:
-                from .render import fmt_descriptor
-                parts.append(f"{name.replace('_', ' ')} {fmt_descriptor(name, m['start'])} → "
-                             f"{fmt_descriptor(name, m['final'])}")
+            start, final = m.get("start"), m.get("final")
+            if isinstance(start, (int, float)) and isinstance(final, (int, float)):
+                parts.append(f"{name.replace('_', ' ')} {fmt_descriptor(name, start)} → {fmt_descriptor(name, final)}")
             else:
                 parts.append(name.replace("_", " "))
-        line += "\n\n⚠ **Also moved, though not a target:** " + "; ".join(parts) + \
-                ". Add it as a target with its current range to hold it."
+        line += (" · ⚠ **also moved, though not a target:** " + "; ".join(parts) +
+                 " (add it as a target with its current range to hold it)")
     return line
 
 
@@ -278,7 +285,8 @@ def autoencoder_tab(studio: Studio, model_dd: gr.Dropdown, initial) -> dict:
                 with gr.Row():
                     steer_comps["budget"] = gr.Number(value=16, precision=0, label="Budget (decodes)",
                                                       elem_id="steer-budget",
-                                                      info=f"2–{MAX_STEER_BUDGET}; every candidate decoded counts one")
+                                                      info=f"{min_steer_budget()}–{MAX_STEER_BUDGET}; every candidate "
+                                                           f"counts one decode per seed it is judged on")
                     steer_comps["time_limit"] = gr.Number(value=120, label="Time limit (s)", elem_id="steer-time",
                                                           info=f"up to {MAX_STEER_SECONDS:.0f} s")
                     steer_comps["seed"] = gr.Number(value=0, precision=0, label="Seed", elem_id="steer-seed",
@@ -396,7 +404,7 @@ def autoencoder_tab(studio: Studio, model_dd: gr.Dropdown, initial) -> dict:
         if not texts:
             raise ValueError("Switch on at least one target (tick its box) so there is something to steer to.")
         targets = steering_targets(texts)
-        budget = number(r.budget, "Budget", 2, MAX_STEER_BUDGET, " decodes", integer=True)
+        budget = number(r.budget, "Budget", min_steer_budget(), MAX_STEER_BUDGET, " decodes", integer=True)
         time_limit = number(r.time_limit, "Time limit", 1, MAX_STEER_SECONDS, " s")
         temperature = number(r.temperature, "Temperature", 0, MAX_TEMPERATURE)
         seed = number(r.seed, "Seed", 0, MAX_SEED, integer=True)

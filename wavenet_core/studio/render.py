@@ -183,8 +183,9 @@ class ResultWriter:
             status += f" · seed {details['seed']}"
         status += f" · downloads: 16-bit WAV and FLAC at {sample_rate} Hz" + (" and the melody as MIDI" if midi else "")
         line = verdict_markdown(verdict) if verdict is not None else verdict_text
-        return ((sample_rate, pcm), wave, spec, descriptor_table(measured, asked), path, flac,
-                gr.update(value=midi, visible=midi is not None), line, note_table(verdict), status, info)
+        # Files as plain paths (an update would reach API callers as a dict).
+        return ((sample_rate, pcm), wave, spec, descriptor_table(measured, asked), path, flac, midi, line,
+                note_table(verdict), status, info)
 
 
 @dataclasses.dataclass
@@ -200,26 +201,49 @@ class ResultPanel:
     verdict: gr.Markdown
     notes: gr.Dataframe
     details: gr.JSON
+    live: gr.Audio | None = None       # the live player (streams while generating), on panels that have one
 
     @property
     def outputs(self) -> list:
         # The player first and status, details last (API callers unpack `audio, *_, status, details`);
         # new outputs go before the status.
         return [self.audio, self.waveform, self.spectrogram, self.descriptors, self.wav, self.flac, self.midi,
-                self.verdict, self.notes, self.status, self.details]
+                self.verdict, self.notes, *([self.live] if self.live is not None else []), self.status, self.details]
 
 
-PANEL_SIZE = 11           # len(ResultPanel.outputs)
+PANEL_SIZE = 11           # len(ResultPanel.outputs) without a live player
+
+
+def streaming_available() -> bool:
+    """Gradio streams audio through an AAC encoder that runs ffmpeg; without it the studio shows each
+    result when it is complete."""
+    return shutil.which("ffmpeg") is not None
+
+
+def with_live(outputs: list, live_value) -> list:
+    """A panel's outputs (``PANEL_SIZE``) with the live player's value inserted before the status."""
+    return [*outputs[:-2], live_value, *outputs[-2:]]
+
+
+def live_only(live_value) -> list:
+    """Outputs that change only the live player (every other output skipped)."""
+    return with_live([gr.skip()] * PANEL_SIZE, live_value)
 
 
 def empty_result(status: str, verdict_text: str = "", details: dict | None = None) -> list:
     """A result panel's outputs when there is no sound to show (e.g. stopped before any was made)."""
-    return [None, None, None, None, gr.update(value=None), gr.update(value=None), gr.update(value=None, visible=False),
+    return [None, None, None, None, gr.update(value=None), gr.update(value=None), gr.update(value=None),
             verdict_text, gr.update(visible=False), status, details or {}]
 
 
-def result_panel(label: str = "Result", button: str = "Generate") -> ResultPanel:
-    """Build a result panel (inside the current layout block)."""
+def result_panel(label: str = "Result", button: str = "Generate", live: bool = False) -> ResultPanel:
+    """Build a result panel (inside the current layout block); ``live``: with a player that plays the
+    sound while it is generated (hidden where streaming is unavailable)."""
+    live_player = None
+    if live:
+        streams = streaming_available()
+        live_player = gr.Audio(label="Live: plays while it is generated", streaming=streams, autoplay=streams,
+                               interactive=False, visible=streams, elem_classes=["live-audio"]) if streams else gr.Audio(visible=False, interactive=False)
     # The verdict (was what was asked for met?) sits above the player, the per-note table under it.
     verdict = gr.Markdown("", elem_classes=["result-verdict"])
     audio = gr.Audio(label=label, type="numpy", interactive=False, elem_classes=["result-audio"])
@@ -235,8 +259,9 @@ def result_panel(label: str = "Result", button: str = "Generate") -> ResultPanel
         with gr.Column(scale=1, min_width=160):
             wav = gr.File(label="Download WAV (16-bit)", interactive=False, elem_classes=["result-wav"])
             flac = gr.File(label="Download FLAC (16-bit)", interactive=False, elem_classes=["result-flac"])
-            midi = gr.File(label="Download the melody (MIDI)", interactive=False, visible=False,
+            midi = gr.File(label="Download the melody (MIDI; melodies and MIDI files)", interactive=False,
                            elem_classes=["result-midi"])
     with gr.Accordion("Run details (seed, timings, raw measurements, verdict)", open=False):
         details = gr.JSON(label="details")
-    return ResultPanel(status, audio, waveform, spectrogram, descriptors, wav, flac, midi, verdict, notes, details)
+    return ResultPanel(status, audio, waveform, spectrogram, descriptors, wav, flac, midi, verdict, notes, details,
+                       live_player)

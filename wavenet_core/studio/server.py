@@ -212,6 +212,10 @@ def handler(request_type: type[PageRequest], run: Callable, *, stoppable: str | 
             req, job, progress = prepare(args, kwargs)
             try:
                 yield from run(req, job=job, progress=progress)
+            except GeneratorExit:
+                if job is not None:      # the page went away (or Gradio cancelled the event): stop computing
+                    job.stop.set()
+                raise
             finally:
                 if job is not None:
                     studio.jobs.finish(job)
@@ -415,6 +419,34 @@ def progress_callback(progress, label: str, unit: str = "samples"):
     return update
 
 
+def generate_live(model, inputs, *, temperature: float, seed: int, guidance: float = 1.0,
+                  on_audio: Callable[[np.ndarray], None], progress=None, cancel=None) -> np.ndarray:
+    """``generate(model, inputs, seed=seed)`` for one stream (the same samples: the fast generator's
+    per-chunk hook only reads them), handing each new block of samples (float32) to ``on_audio`` as
+    soon as it is made; returns (1, n_samples) float32."""
+    # TODO(generation): a public `generate(..., on_samples=)` would let this go; fast_classes' `stop` hook
+    # (called after every chunk with the samples so far, never halting here) is the tap until then.
+    from ..generation.fast import fast_classes
+    from ..generation.inputs import check_generation_args, stream_uniforms
+    check_generation_args(inputs.n_samples, temperature, [int(seed)], model.config.sample_rate, guidance=guidance)
+    inputs = inputs.expand(1)
+    model.eval()
+    sent = 0
+
+    def tap(t: int, classes: np.ndarray) -> None:
+        nonlocal sent
+        if t > sent:
+            on_audio(mu_law_decode(classes[0, sent:t]))
+            sent = t
+        return None
+
+    classes = fast_classes(model, inputs, stream_uniforms([int(seed)], inputs.n_samples), temperature, progress,
+                           cancel, stop=tap, guidance=guidance)
+    if sent < classes.shape[-1]:
+        on_audio(mu_law_decode(classes[0, sent:]))
+    return mu_law_decode(classes)
+
+
 # ---- uploads ----------------------------------------------------------------------------------
 def checked_upload(path, what: str, audio: bool = True, max_seconds: float = MAX_UPLOAD_SECONDS) -> str:
     """An uploaded file's path, after checks that need no decoding: present, not empty, under the size
@@ -485,17 +517,23 @@ class Studio:
         return out, time.perf_counter() - t0
 
     def run_generation(self, model, inputs, *, temperature: float, seed: int, job: Job | None, progress,
-                       label: str = "Generating", batch: int | None = None,
-                       guidance: float = 1.0) -> tuple[np.ndarray, float, bool]:
+                       label: str = "Generating", batch: int | None = None, guidance: float = 1.0,
+                       on_audio: Callable[[np.ndarray], None] | None = None) -> tuple[np.ndarray, float, bool]:
         """generate() under the job's stop and the page's progress bar; returns (audio (B, T), seconds,
         stopped). Stopped: the audio is what was made before Stop (the fast generator hands it over),
-        possibly empty."""
+        possibly empty. ``on_audio`` (one stream only): called with each new block of samples
+        (float32) as soon as it is made, for the live player; the sound is the same either way."""
         t0 = time.perf_counter()
         try:
-            audio, took = self.stoppable(lambda **kw: generate(model, inputs, temperature=temperature, seed=seed,
-                                                               batch=batch, method=self.method, guidance=guidance,
-                                                               **kw),
-                                         job=job, progress=progress, label=label)
+            if on_audio is not None:
+                if (batch or 1) != 1:
+                    raise ValueError("Live audio follows one stream; generate a batch without it.")
+                run = functools.partial(generate_live, model, inputs, temperature=temperature, seed=seed,
+                                        guidance=guidance, on_audio=on_audio)
+            else:
+                run = functools.partial(generate, model, inputs, temperature=temperature, seed=seed, batch=batch,
+                                        method=self.method, guidance=guidance)
+            audio, took = self.stoppable(run, job=job, progress=progress, label=label)
         except Cancelled as e:
             partial = getattr(e, "partial_classes", None)
             made = (mu_law_decode(partial) if partial is not None and partial.shape[-1]
