@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from wavenet_core.data.corpus import INSTRUMENTS, PITCH_RANGE, Note, render_notes
-from wavenet_core.measure.descriptors import f0_error_semitones, loudness_l1_db, pitch_frame_metrics
+from wavenet_core.measure.descriptors import f0_error_semitones, frame_loudness_db, loudness_l1_db, pitch_frame_metrics
 from wavenet_core.measure.timbre import NONE_OF_THESE, TimbreClassifier
 from wavenet_core.evaluation.evaluate import (ANCHORS, MELODIES, SEED_STRIDE, TARGETS, Request,
                                    card_table, check_targets, combine, corpus_clip, format_table, measure,
@@ -226,3 +226,127 @@ def test_evaluate_dispatches_autoencoders_explicitly(monkeypatch, tmp_path, caps
     assert main(["evaluate", "--model", "ae", "--guidance", "2", "--out", str(tmp_path / "x.json")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: --guidance") and not (tmp_path / "x.json").exists()
+
+
+# ---- models trained on the SoundFont -------------------------------------------------------------
+def _fake_model(data: str, names: tuple[str, ...]):
+    config = types.SimpleNamespace(local_dim=6, instrument_names=list(names), n_instruments=len(names),
+                                   sample_rate=SR, hop_length=HOP)
+    return types.SimpleNamespace(config=config, training_info={"train_config": {"data": data, "soundfont": ""}})
+
+
+def test_plan_source_follows_the_checkpoints_training_data():
+    from wavenet_core.data.soundfont import INSTRUMENT_NAMES
+    from wavenet_core.evaluation.evaluate import CorpusPlan, SoundFontPlan, plan_source
+    corpus = plan_source(_fake_model("corpus", INSTRUMENTS))
+    assert isinstance(corpus, CorpusPlan) and corpus.names == INSTRUMENTS
+    assert isinstance(plan_source(types.SimpleNamespace(config=_fake_model("corpus", INSTRUMENTS).config)), CorpusPlan)
+    sf = plan_source(_fake_model("soundfont", INSTRUMENT_NAMES[:3]), instruments=(INSTRUMENT_NAMES[2], INSTRUMENT_NAMES[0]))
+    assert isinstance(sf, SoundFontPlan) and sf.names == (INSTRUMENT_NAMES[0], INSTRUMENT_NAMES[2])
+    with pytest.raises(ValueError, match="not SoundFont instruments"):
+        plan_source(_fake_model("soundfont", ("pluck", "piano")))
+    with pytest.raises(ValueError, match="not among"):
+        plan_source(_fake_model("soundfont", ("piano",)), instruments=("violin",))
+    with pytest.raises(ValueError, match="knows none"):
+        plan_source(_fake_model("corpus", ("piano", "violin")))
+
+
+def test_soundfont_plan_plays_each_instrument_in_its_natural_range():
+    from wavenet_core.data.soundfont import SOUNDFONT_INSTRUMENTS
+    from wavenet_core.evaluation.evaluate import SF_VELOCITIES, SoundFontPlan
+    names = ("piano", "marimba", "electric bass", "violin", "trumpet", "flute")     # one per family, wide and narrow
+    source = SoundFontPlan(names, SR, HOP)
+    ranges = {i.name: (i.low, i.high) for i in SOUNDFONT_INSTRUMENTS}
+    runs = [plan_requests(names, SR, HOP, run=k, seed=SEED_STRIDE * k, source=source) for k in range(3)]
+    notes = [r for run in runs for r in run if r.row == "notes"]
+    for name in names:
+        lo, hi = ranges[name]
+        keys = source.keys(name)
+        ps = sorted({r.notes[0].midi for r in notes if r.instrument == name})
+        assert ps and all(lo <= p <= hi and p in keys for p in ps)                  # inside the natural range …
+        assert ps[0] <= keys[0] + 5 and ps[-1] >= keys[-1] - 5                      # … and across it
+    for r in notes[:20]:
+        voiced = r.f0_hz > 0
+        assert r.velocity in SF_VELOCITIES and voiced.sum() > 20
+        assert np.allclose(r.f0_hz[voiced], 440.0 * 2 ** ((r.notes[0].midi - 69) / 12), rtol=1e-4)   # exact label
+        np.testing.assert_allclose(r.loudness_db, frame_loudness_db(r.source_audio, HOP))           # the render's level
+    for r in (r for run in runs for r in run if r.row == "melody"):
+        lo, hi = ranges[r.instrument]
+        assert len(r.notes) == 8 and all(lo <= n.midi <= hi for n in r.notes) and r.transpose % 12 == 0
+    run = runs[0]
+    assert not any(r.row == "stress" for r in run) and sum(r.row == "free" for r in run) >= 10
+    vel = [r for r in run if r.row == "velocity"]
+    assert len(vel) == 3 * len(names) and {r.velocity for r in vel} == set(SF_VELOCITIES)
+    transfer = {r.instrument: r for r in run if r.row == "transfer"}
+    assert set(transfer) == set(names)
+    for name, r in transfer.items():           # the recording moved by octaves into the instrument's range
+        lo, hi = ranges[name]
+        midi = 12 * np.log2(r.f0_hz[r.f0_hz > 0] / 440.0) + 69
+        assert r.transpose % 12 == 0 and np.mean((midi >= lo - 1) & (midi <= hi + 1)) > 0.8
+        c = r.controls()
+        assert c.instrument == name and c.f0_hz is r.f0_hz and r.from_audio.endswith("melody.flac")
+    quick = plan_requests(names, SR, HOP, quick=True, source=source)
+    rows = [r.row for r in quick]
+    assert rows.count("notes") == 2 * len(names) and rows.count("melody") == 1
+    assert rows.count("velocity") == 3 * 4 < 3 * len(names) and rows.count("transfer") == 4
+    corpus_quick = plan_requests(INSTRUMENTS, SR, HOP, quick=True)
+    assert quick_plan_signature(names, SR, HOP, source) != quick_plan_signature(INSTRUMENTS, SR, HOP)
+    assert not any(r.row in ("velocity", "transfer") for r in corpus_quick)   # frozen by notes' shipped eval.json
+
+
+def test_velocity_and_transfer_summaries():
+    vel = [{"row": "velocity", "instrument": i, "velocity": v, "level_db": lv, "brightness_hz": b,
+            "silent": False, "noise_only": False}
+           for i, rows in (("a", ((40, -30, 900), (80, -20, 1200), (120, -12, 1500))),
+                           ("b", ((120, -10, 800), (40, -25, 1000), (80, -18, 900))))   # b: darker when louder
+           for v, lv, b in rows]
+    tr = [{"row": "transfer", "instrument": "a", "followed": 0.9, "silent": False, "noise_only": False},
+          {"row": "transfer", "instrument": "b", "followed": None, "silent": False, "noise_only": True}]
+    m = summarise(vel + tr)
+    assert m["velocity_level_monotone"] == 1.0 and m["velocity_brightness_monotone"] == 0.5
+    assert m["velocity_level_span_db"] == pytest.approx((18 + 15) / 2)
+    assert m["transfer_rpa"] == pytest.approx(0.45) and m["transfer_rpa_worst_instrument"] == 0.0
+    assert m["failures"] == 1 and m["velocity_clips"] == 6 and m["transfer_clips"] == 2
+    assert summarise([])["velocity_level_monotone"] is None
+
+
+def test_evaluate_a_model_trained_on_the_soundfont(tmp_path):
+    from conftest import pinned
+    from wavenet_core import load_model
+    from wavenet_core.data.soundfont import SOUNDFONT_INSTRUMENTS
+    from wavenet_core.evaluation.evaluate import SF_VELOCITIES, SoundFontPlan, evaluate_wavenet, plan_source
+    from wavenet_core.training.train import TrainConfig, train
+    cfg = TrainConfig(out=str(tmp_path / "run"), data="soundfont", preset="tiny", steps=10, batch_size=4, segment=1600,
+                      corpus_size=16, corpus_seconds=1.0, val_every=10, val_batches=1, checkpoint_every=10, lr=1e-2,
+                      warmup=2, seed=0)
+    with pinned(cfg.seed):
+        train(cfg, log=lambda *a: None, progress=False)
+    model = load_model(tmp_path / "run" / "model.safetensors")
+    assert isinstance(plan_source(model), SoundFontPlan) and len(plan_source(model).names) == len(SOUNDFONT_INSTRUMENTS)
+    names = ("piano", "violin")
+    report = evaluate_wavenet(model, quick=True, seed=2, batch=3, instruments=names, classifier_size=40,
+                              save_audio=tmp_path / "clips", log=lambda *a: None)
+    assert report["data"] == "soundfont" and report["soundfont"].endswith(".sf2") and report["instruments"] == list(names)
+    assert report["batch"] == 3 and report["recording"]["licence"] == "BSD-3-Clause"
+    clips, m, c = report["clips"], report["metrics"], report["ceiling"]
+    assert len(list((tmp_path / "clips").glob("*.wav"))) == len(clips) == m["clips"]     # --save-audio honoured
+    ranges = {i.name: (i.low, i.high) for i in SOUNDFONT_INSTRUMENTS}
+    for x in clips:
+        if x["row"] in ("notes", "velocity"):
+            assert ranges[x["instrument"]][0] <= x["pitch"] <= ranges[x["instrument"]][1]
+        if x["row"] == "notes":
+            assert x["predicted"] in names + (NONE_OF_THESE,)
+    assert sorted(x["velocity"] for x in clips if x["row"] == "velocity") == sorted(SF_VELOCITIES * 2)
+    assert {x["instrument"] for x in clips if x["row"] == "transfer"} == set(names)
+    for key in TARGETS:
+        assert key in m and key in report["passed"]
+    for key in ("pitch_rpa", "timbre_accuracy", "velocity_level_monotone", "velocity_brightness_monotone", "transfer_rpa"):
+        assert 0 <= m[key] <= 1
+    assert m["failures"] == m["silent"] + m["noise_only"] <= m["clips"]
+    # the ceiling: the SoundFont's own renders measured the same way (its loudness is the request's)
+    assert c["pitch_rpa"] > 0.9 and c["melody_notes_within_50"] >= 0.875 and c["failures"] == 0
+    assert c["velocity_level_monotone"] == 1.0 and c["velocity_brightness_monotone"] == 1.0
+    assert c["timbre_accuracy"] >= 0.5 and c["transfer_rpa"] is None and c["loudness_l1_db"] < 1e-6
+    table = format_table(report)
+    assert "velocity 40/80/120: brightness rises" in table and "transfer: recording's voiced frames" in table
+    assert "quick plan on the soundfont" in table

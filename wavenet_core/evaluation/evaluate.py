@@ -56,6 +56,36 @@ on the mean.
 measured by every full evaluation and stored under ``report["quick"]`` with a signature of the
 plan: ``regression_guard`` re-runs it and compares with those figures (``tests/test_regression_guard.py``).
 
+**Timbre transfer** (row ``transfer``, every run of the full plan) — the shipped real recording
+(``data.recordings``, ``melody``: 5 s of a monophonic melody, BSD-3-Clause) played as each
+instrument through ``Controls(from_audio=...)`` — the path of ``wavenet generate --from-audio`` —
+moved by whole octaves into the instrument's range (the fewest frames outside it). ``transfer_rpa``
+is the share of the recording's voiced frames (pYIN through the conditioning) that the output
+reproduces within 50 cents (an untracked frame is a miss), mean over instruments; it has no
+ceiling (there is nothing else to render it with).
+
+**Models trained on the SoundFont** (``--data soundfont``; the checkpoint's training info says so:
+``training["train_config"]["data"] == "soundfont"``) are measured the same way over the sampled
+instruments (``SoundFontPlan``): the instruments are the model's ``instrument_names``; each note
+request lies inside that instrument's natural range (``SOUNDFONT_INSTRUMENTS`` low/high, the keys
+the SoundFont actually plays) — run k gives instrument j the keys low + (3j + k) mod 6, then every
+6 semitones, the quick plan two keys at a third and two thirds of the range — at MIDI velocities
+40 / 80 / 120, requested with the SoundFont's own rendering of that note (its per-frame level and
+its f0 label): a piano is asked to decay, an organ to hold. Melodies are moved by octaves into the
+instrument's range. The judge is the same classifier fitted on SoundFont notes of another seed
+than training's (``CLASSIFIER_SEED``; training uses its run seed, 0 by default). The ceiling is the
+SoundFont's rendering of each request measured the same way (its loudness L1 is 0 by construction
+— the request *is* its level — everything else is measured: pYIN on the render against the
+notes' exact labels, the classifier on notes it was not fitted on). The free row's ceiling is
+``SoundFontCorpus`` clips. There is no stress row (a SoundFont's ranges end where the instrument's
+do). One more row, **velocity**: each instrument plays its middle key at velocities 40, 80 and 120
+(the renders' levels requested, as above); ``velocity_level_monotone`` / ``velocity_brightness_monotone``
+are the shares of instruments whose output level (median dB over sounding frames) and brightness
+(``descriptors.brightness``, spectral centroid) both rise with velocity — the SoundFont corpus
+makes soft notes darker, so a model that learnt it brightens with level. Velocity and transfer
+clips count among the clips that must not be silent or noise-only. The quick plan has them for
+4 instruments spread over the list.
+
 An autoencoder checkpoint is handed to ``autoencoder_eval.evaluate_autoencoder`` (options it has no
 use for are refused).
 """
@@ -73,7 +103,8 @@ from typing import Callable
 import numpy as np
 
 from ..controls.conditioning import Controls
-from ..measure.descriptors import (SOUNDING_DB, frame_loudness_db, loudness_l1_db, pitch_frame_metrics, pitch_track)
+from ..measure.descriptors import (SOUNDING_DB, brightness, frame_loudness_db, loudness_l1_db, pitch_frame_metrics,
+                                   pitch_track)
 from ..measure.timbre import (CLASSIFIER_SEED, CLASSIFIER_SIZE, MIN_VOICED, NONE_OF_THESE, PITCH_FMAX, PITCH_FMIN,
                               TimbreClassifier, mfcc_stats, timbre_classifier)  # noqa: F401  (old import path kept)
 from ..jsonsafe import json_safe
@@ -89,6 +120,9 @@ TARGETS: dict[str, tuple[str, float]] = {
     "loudness_l1_db": ("<=", 2.0),
     "failures": ("<=", 0),
     "free_pitched_share": (">=", 0.8),
+    "velocity_level_monotone": (">=", 1.0),
+    "velocity_brightness_monotone": (">=", 1.0),
+    "transfer_rpa": (">=", 0.9),
 }
 # Published figures whose units match a row (the WaveNet papers' own measurements, not ours).
 ANCHORS: dict[str, str] = {
@@ -121,6 +155,10 @@ RPA_CENTS = 50.0
 SILENT_DB = -50.0
 OUTLIER_SEMITONES = 1.0
 REQUEST_SEED, CEILING_SEED, ENVELOPE_SEED = 4321, 8765, 2468   # random streams of the corpus renderings
+SF_VELOCITIES = (40, 80, 120)      # MIDI velocities of SoundFont note requests (the corpus plays 20–127)
+SF_MELODY_VELOCITY = 90
+QUICK_EXTRA_INSTRUMENTS = 4       # quick plan: instruments of the velocity and transfer rows
+TRANSFER_RECORDING = "melody"     # data.recordings name
 T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262}
 
 
@@ -136,6 +174,10 @@ class Request:
     text: str | None = None                          # a melody's notes
     f0_hz: np.ndarray | None = field(default=None, repr=False)        # per frame, 0 = unvoiced
     loudness_db: np.ndarray | None = field(default=None, repr=False)  # per frame, dB FS
+    velocity: int | None = None       # SoundFont requests: the MIDI velocity (notes' velocity_db unused)
+    transpose: float = 0.0            # semitones: melodies and recordings moved into the instrument's range
+    from_audio: str | None = None     # transfer: the recording followed (its curves are f0_hz / loudness_db)
+    source_audio: np.ndarray | None = field(default=None, repr=False)  # SoundFont: the render the labels come from
 
     def controls(self) -> Controls:
         if self.row == "free":
@@ -144,10 +186,15 @@ class Request:
 
     def describe(self) -> dict:
         d = {"row": self.row, "instrument": self.instrument, "seed": self.seed}
-        if self.row in ("notes", "stress"):
-            d.update(pitch=self.notes[0].midi, velocity_db=self.notes[0].velocity_db)
+        level = {"velocity": self.velocity} if self.velocity is not None else None
+        if self.row in ("notes", "stress", "velocity"):
+            d.update(pitch=self.notes[0].midi, **(level or {"velocity_db": self.notes[0].velocity_db}))
         elif self.row == "melody":
-            d.update(melody=self.text, tempo=MELODY_TEMPO, velocity_db=MELODY_VELOCITY)
+            d.update(melody=self.text, tempo=MELODY_TEMPO, **(level or {"velocity_db": MELODY_VELOCITY}))
+            if self.transpose:
+                d["transpose"] = self.transpose
+        elif self.row == "transfer":
+            d.update(recording=TRANSFER_RECORDING, transpose=self.transpose)
         return d
 
 
@@ -203,39 +250,252 @@ def note_pitches(run: int, j: int) -> list[int]:
     return list(range(lo + (3 * j + run) % 6, hi + 1, 6))
 
 
-def plan_requests(names: tuple[str, ...], sample_rate: int, hop: int, *, run: int = 0, seed: int = 0,
-                  quick: bool = False) -> list[Request]:
-    """One run of the fixed plan (notes, melodies, stress notes, free clips); clip i gets seed ``seed + i``.
+def _snap(keys: np.ndarray, targets) -> list[int]:
+    """Each target MIDI number → the nearest key of ``keys`` (ties go down); repeats dropped, order kept."""
+    out: list[int] = []
+    for t in targets:
+        k = int(keys[np.argmin(np.abs(keys - float(t)))])
+        if k not in out:
+            out.append(k)
+    return out
 
-    ``quick``: 2 pitches (``QUICK_PITCHES``) × every instrument and the first melody — the regression
-    guard's plan."""
+
+def octave_shift(midi: np.ndarray, low: float, high: float) -> int:
+    """Whole octaves (in semitones) that put the most of ``midi`` inside ``low``..``high`` (the
+    smallest shift among equals): how a melody or a recording is moved into an instrument's range."""
+    midi = np.asarray(midi, dtype=np.float64)
+    if not len(midi):
+        return 0
+    shifts = sorted(range(-48, 49, 12), key=abs)
+    return max(shifts, key=lambda k: (np.sum((midi + k >= low - 0.5) & (midi + k <= high + 0.5)), -abs(k)))
+
+
+class CorpusPlan:
+    """The plan's notes played by the built-in synthetic corpus (``data.corpus``): the requests,
+    the ceiling, the free row's ceiling and the timbre classifier of a model trained on it."""
+    kind = "corpus"
+    stress = True            # MIDI 30–35 / 85–90 lie outside the corpus's 36–84
+    velocity_row = False     # the corpus's velocity is its level alone (no brightness to measure)
+
+    def __init__(self, names: tuple[str, ...], sample_rate: int, hop: int):
+        self.names, self.sample_rate, self.hop = tuple(names), sample_rate, hop
+
+    def pitch_range(self, name: str) -> tuple[int, int]:
+        from ..data.corpus import PITCH_RANGE
+        return PITCH_RANGE
+
+    def note_pitches(self, run: int, j: int, quick: bool) -> list[int]:
+        return list(QUICK_PITCHES) if quick else note_pitches(run, j)
+
+    def note_velocity(self, m: int, j: int, run: int) -> float:
+        return VELOCITIES[(m + j + run) % len(VELOCITIES)]
+
+    def note(self, row: str, name: str, midi: float, velocity: float, seed: int) -> Request:
+        return note_request(row, name, midi, velocity, seed, self.sample_rate, self.hop)
+
+    def melody(self, name: str, text: str, seed: int) -> Request:
+        return melody_request(name, text, seed, self.sample_rate, self.hop)
+
+    def ceiling(self, req: Request) -> np.ndarray:
+        return corpus_clip(req, self.sample_rate, self.hop)
+
+    def free_clips(self, run: int, n: int) -> list[np.ndarray]:
+        return corpus_free_clips(run, n, self.sample_rate, self.hop, self.names)
+
+    def classifier(self, size: int = CLASSIFIER_SIZE) -> TimbreClassifier:
+        return timbre_classifier(self.names, self.sample_rate, self.hop, size=size)
+
+    def settings(self) -> list:
+        """What the quick plan's figures depend on besides the requests (none beyond the shared ones)."""
+        return []
+
+    def describe(self) -> dict:
+        return {"data": self.kind}
+
+
+class SoundFontPlan:
+    """The plan's notes played by a General MIDI SoundFont (``data.soundfont``) for a model trained
+    with ``--data soundfont``: requests inside each instrument's natural range, labelled by the
+    SoundFont's own rendering of the note (exact f0, measured level); that rendering is the ceiling."""
+    kind = "soundfont"
+    stress = False
+    velocity_row = True
+
+    def __init__(self, names: tuple[str, ...], sample_rate: int, hop: int, soundfont: str | None = None):
+        from ..data.soundfont import SOUNDFONT_INSTRUMENTS, SoundFontRenderer
+
+        by_name = {i.name: i for i in SOUNDFONT_INSTRUMENTS}
+        unknown = [n for n in names if n not in by_name]
+        if unknown:
+            raise ValueError(f"the model's instrument(s) {', '.join(unknown)} are not SoundFont instruments "
+                             f"({', '.join(by_name)}); it cannot be evaluated on the SoundFont.")
+        self.names, self.sample_rate, self.hop = tuple(names), sample_rate, hop
+        self.instruments = {n: by_name[n] for n in self.names}
+        self.renderer = SoundFontRenderer(soundfont, sample_rate)
+        self.soundfont = str(self.renderer.path)
+
+    def keys(self, name: str) -> np.ndarray:
+        """The keys of the instrument's natural range that the SoundFont plays (sorted MIDI numbers)."""
+        return self.renderer.playable_keys(self.instruments[name])
+
+    def pitch_range(self, name: str) -> tuple[int, int]:
+        k = self.keys(name)
+        return int(k[0]), int(k[-1])
+
+    def note_pitches(self, run: int, j: int, quick: bool) -> list[int]:
+        keys = self.keys(self.names[j])
+        lo, hi = int(keys[0]), int(keys[-1])
+        targets = (lo + (hi - lo) / 3, lo + 2 * (hi - lo) / 3) if quick else range(lo + (3 * j + run) % 6, hi + 1, 6)
+        return _snap(keys, targets)
+
+    def note_velocity(self, m: int, j: int, run: int) -> int:
+        return SF_VELOCITIES[(m + j + run) % len(SF_VELOCITIES)]
+
+    def velocity_pitch(self, name: str) -> int:
+        keys = self.keys(name)
+        return int(keys[len(keys) // 2])
+
+    def _grid(self, seconds: float) -> int:
+        b = self.renderer.block
+        return int(round(seconds * self.sample_rate / b)) * b
+
+    def _request(self, row: str, name: str, seed: int, seconds: float, strokes: list, notes: list, velocity: int,
+                 text: str | None = None, transpose: float = 0.0) -> Request:
+        from ..data.corpus import frame_f0
+        from ..data.soundfont import SILENCE_DB
+
+        audio, f0_samples = self.renderer.render(self.instruments[name], strokes, int(round(seconds * self.sample_rate)))
+        loud = frame_loudness_db(audio, self.hop)
+        f0 = frame_f0(f0_samples, loud, self.hop, silence_db=SILENCE_DB)
+        return Request(row, name, seed, seconds, notes, text, f0_hz=f0, loudness_db=loud, velocity=int(velocity),
+                       transpose=transpose, source_audio=audio)
+
+    def note(self, row: str, name: str, midi: float, velocity: int, seed: int) -> Request:
+        from ..data.corpus import Note
+        from ..data.soundfont import Stroke
+
+        on, off = self._grid(NOTE_START), self._grid(NOTE_START + NOTE_HELD)
+        sr = self.sample_rate
+        return self._request(row, name, seed, NOTE_SECONDS, [Stroke(int(midi), int(velocity), on, off)],
+                             [Note(float(midi), on / sr, (off - on) / sr, 0.0)], velocity)
+
+    def melody(self, name: str, text: str, seed: int) -> Request:
+        from ..controls.conditioning import melody_notes, parse_melody
+        from ..data.corpus import Note
+        from ..data.soundfont import Stroke
+
+        events, length = melody_notes(parse_melody(text), MELODY_TEMPO)
+        keys = self.keys(name)
+        shift = octave_shift(np.array([e.midi for e in events]), keys[0], keys[-1])
+        sr, strokes, notes = self.sample_rate, [], []
+        for e in events:
+            key = _snap(keys, [e.midi + shift])[0]
+            on, off = self._grid(e.start), self._grid(e.start + e.duration)
+            strokes.append(Stroke(key, SF_MELODY_VELOCITY, on, off))
+            notes.append(Note(float(key), on / sr, (off - on) / sr, 0.0))
+        seconds = math.ceil((length + CORPUS_RELEASE) * sr / self.hop) * self.hop / sr
+        return self._request("melody", name, seed, seconds, strokes, notes, SF_MELODY_VELOCITY, text, float(shift))
+
+    def ceiling(self, req: Request) -> np.ndarray:
+        return req.source_audio       # the synthesiser is deterministic: its render of the request
+
+    def free_clips(self, run: int, n: int) -> list[np.ndarray]:
+        from ..data.soundfont import SoundFontCorpus
+
+        corpus = SoundFontCorpus(self.soundfont, sample_rate=self.sample_rate, hop_length=self.hop,
+                                 seed=CEILING_SEED + run, size=n, seconds=NOTE_SECONDS, instruments=self.names)
+        return [e.audio for e in corpus]
+
+    def classifier(self, size: int = CLASSIFIER_SIZE) -> TimbreClassifier:
+        return timbre_classifier(self.names, self.sample_rate, self.hop, corpus="soundfont",
+                                 soundfont=self.soundfont, size=size)
+
+    def settings(self) -> list:
+        return ["soundfont", self.renderer.font_hash, list(SF_VELOCITIES), SF_MELODY_VELOCITY]
+
+    def describe(self) -> dict:
+        return {"data": self.kind, "soundfont": self.soundfont, "soundfont_sha256": self.renderer.font_hash}
+
+
+PlanSource = CorpusPlan | SoundFontPlan
+_TRANSFER_CURVES: dict = {}
+
+
+def transfer_request(source: PlanSource, name: str, seed: int) -> Request:
+    """The shipped recording followed as ``name``, moved by octaves into the instrument's range. The
+    request's curves are those ``Controls(from_audio=recording, transpose=shift)`` builds (pYIN f0 and
+    level through ``conditioning.requested_curves``), so the model gets the inputs of
+    ``wavenet generate --from-audio``; pYIN runs on the recording once, not once per clip."""
+    from ..controls.conditioning import requested_curves
+    from ..data.recordings import recording_path
+    from ..measure.descriptors import hz_to_midi
+
+    path = str(recording_path(TRANSFER_RECORDING))
+    sr, hop = source.sample_rate, source.hop
+
+    key = (path, sr, hop)
+    if key not in _TRANSFER_CURVES:
+        _TRANSFER_CURVES[key] = requested_curves(Controls(from_audio=path), sr, hop)
+    base = _TRANSFER_CURVES[key]
+    lo, hi = source.pitch_range(name)
+    shift = float(octave_shift(hz_to_midi(base.f0_hz[base.f0_hz > 0]), lo, hi))
+    # the recording's contours transposed: what from_audio with this transpose gives, without a second pYIN
+    curves = requested_curves(Controls(f0_hz=base.f0_hz, loudness_db=base.loudness_db, transpose=shift), sr, hop)
+    return Request("transfer", name, seed, curves.n_samples / sr, f0_hz=curves.f0_hz, loudness_db=curves.loudness_db,
+                   transpose=shift, from_audio=path)
+
+
+def extra_instruments(names: tuple[str, ...], quick: bool) -> tuple[str, ...]:
+    """The instruments of the velocity and transfer rows: all of them, or in the quick plan
+    ``QUICK_EXTRA_INSTRUMENTS`` spread over the list."""
+    if not quick or len(names) <= QUICK_EXTRA_INSTRUMENTS:
+        return tuple(names)
+    step = len(names) / QUICK_EXTRA_INSTRUMENTS
+    return tuple(names[int(i * step)] for i in range(QUICK_EXTRA_INSTRUMENTS))
+
+
+def plan_requests(names: tuple[str, ...], sample_rate: int, hop: int, *, run: int = 0, seed: int = 0,
+                  quick: bool = False, source: PlanSource | None = None) -> list[Request]:
+    """One run of the fixed plan (notes, melodies, stress notes, free clips, then velocity and
+    transfer clips); clip i gets seed ``seed + i``. ``source`` plays the requests (default: the
+    built-in corpus, ``CorpusPlan``).
+
+    ``quick``: 2 pitches × every instrument and the first melody — the regression guard's plan — plus,
+    on the SoundFont, the velocity and transfer rows for ``QUICK_EXTRA_INSTRUMENTS`` instruments."""
+    source = source or CorpusPlan(tuple(names), sample_rate, hop)
     out: list[Request] = []
     for j, name in enumerate(names):
-        pitches = QUICK_PITCHES if quick else note_pitches(run, j)
-        for m, p in enumerate(pitches):
-            out.append(note_request("notes", name, p, VELOCITIES[(m + j + run) % len(VELOCITIES)], 0, sample_rate, hop))
+        for m, p in enumerate(source.note_pitches(run, j, quick)):
+            out.append(source.note("notes", name, p, source.note_velocity(m, j, run), 0))
     melodies = MELODIES[:1] if quick else MELODIES
     for i, text in enumerate(melodies):
-        out.append(melody_request(names[(i + run) % len(names)], text, seed + len(out), sample_rate, hop))
+        out.append(source.melody(names[(i + run) % len(names)], text, seed + len(out)))
     if not quick:
-        for j, name in enumerate(names):
-            low = STRESS_LOW[0] + (j + 2 * run) % (STRESS_LOW[1] - STRESS_LOW[0] + 1)
-            high = STRESS_HIGH[0] + (j + 2 * run + 3) % (STRESS_HIGH[1] - STRESS_HIGH[0] + 1)
-            for p in (low, high):
-                out.append(note_request("stress", name, p, VELOCITIES[1], 0, sample_rate, hop))
+        if source.stress:
+            for j, name in enumerate(names):
+                low = STRESS_LOW[0] + (j + 2 * run) % (STRESS_LOW[1] - STRESS_LOW[0] + 1)
+                high = STRESS_HIGH[0] + (j + 2 * run + 3) % (STRESS_HIGH[1] - STRESS_HIGH[0] + 1)
+                for p in (low, high):
+                    out.append(note_request("stress", name, p, VELOCITIES[1], 0, sample_rate, hop))
         out += [Request("free", None, 0, NOTE_SECONDS) for _ in range(FREE_CLIPS)]
+    if source.velocity_row:
+        for name in extra_instruments(tuple(names), quick):
+            out += [source.note("velocity", name, source.velocity_pitch(name), v, 0) for v in SF_VELOCITIES]
+    if not quick or source.kind != "corpus":     # (the corpus's quick plan is frozen by the shipped eval.json)
+        out += [transfer_request(source, name, 0) for name in extra_instruments(tuple(names), quick)]
     for i, r in enumerate(out):
         r.seed = seed + i
     return out
 
 
-def quick_plan_signature(names: tuple[str, ...], sample_rate: int, hop: int) -> str:
+def quick_plan_signature(names: tuple[str, ...], sample_rate: int, hop: int, source: PlanSource | None = None) -> str:
     """A digest of everything the quick plan's figures depend on besides the model and the seed:
     the requests, the measurements' settings and the classifier's corpus."""
-    reqs = plan_requests(tuple(names), sample_rate, hop, quick=True)
+    source = source or CorpusPlan(tuple(names), sample_rate, hop)
+    reqs = plan_requests(tuple(names), sample_rate, hop, quick=True, source=source)
     desc = [(r.describe(), np.round(r.f0_hz, 3).tolist(), np.round(r.loudness_db, 3).tolist()) for r in reqs]
     settings = (PITCH_FMIN, PITCH_FMAX, RPA_CENTS, SILENT_DB, MIN_VOICED, OUTLIER_SEMITONES, SOUNDING_DB,
-                CLASSIFIER_SEED, CLASSIFIER_SIZE, sample_rate, hop, list(names))
+                CLASSIFIER_SEED, CLASSIFIER_SIZE, sample_rate, hop, list(names)) + tuple(source.settings())
     return hashlib.sha256(json.dumps([desc, settings]).encode()).hexdigest()[:16]
 
 
@@ -264,13 +524,18 @@ def measure(audio: np.ndarray, req: Request, sample_rate: int, hop: int, classif
     rec.update(rpa=pm["raw_pitch_accuracy"], error_semitones=pm["mean_abs_semitones"], tracked=pm["tracked"],
                frames=pm["frames"], level_db=level, loudness_l1_db=loudness_l1_db(loud, ref_loud),
                voiced_fraction=vf, silent=bool(silent), noise_only=bool(not silent and vf < MIN_VOICED))
-    if req.row in ("notes", "stress"):
+    if req.row == "transfer":
+        # the recording's voiced frames, sounding or not (pYIN already leaves frames under -60 dB unvoiced)
+        rec["followed"] = pitch_frame_metrics(f0, ref_f0, tolerance_cents=RPA_CENTS)["raw_pitch_accuracy"]
+    elif req.row in ("notes", "stress", "velocity"):
         tracked = pm["tracked"] or 0.0
         rec["within_50"] = bool(tracked >= MIN_VOICED and pm["median_abs_semitones"] is not None
                                 and pm["median_abs_semitones"] <= RPA_CENTS / 100)
         rec["outlier"] = bool(tracked < MIN_VOICED or pm["mean_abs_semitones"] > OUTLIER_SEMITONES)
         if classifier is not None and req.row == "notes":
             rec["predicted"] = classifier.identify(audio, 0.0 if silent else vf)
+        if req.row == "velocity":
+            rec["brightness_hz"] = brightness(audio, sample_rate, hop)
     else:
         times = (np.arange(n) * hop + hop / 2) / sample_rate
         notes = []
@@ -294,8 +559,9 @@ def _mean(values) -> float | None:
 
 def summarise(records: list[dict]) -> dict:
     """One run's records → its metrics (see the module docstring for each definition)."""
-    rows = {k: [r for r in records if r["row"] == k] for k in ("notes", "melody", "stress", "free")}
+    rows = {k: [r for r in records if r["row"] == k] for k in ("notes", "melody", "stress", "free", "velocity", "transfer")}
     notes, melodies, stress, free = rows["notes"], rows["melody"], rows["stress"], rows["free"]
+    velocity, transfer = rows["velocity"], rows["transfer"]
     m: dict = {}
     by_inst = {}
     for r in notes:
@@ -315,7 +581,7 @@ def summarise(records: list[dict]) -> dict:
     ok = [r for r in notes if not (r["silent"] or r["noise_only"])]
     m["loudness_l1_db"] = _mean(r["loudness_l1_db"] for r in ok)
     m["loudness_l1_db_with_failures"] = _mean(r["loudness_l1_db"] for r in notes)
-    asked = notes + melodies
+    asked = notes + melodies + velocity + transfer
     m["silent"] = sum(r["silent"] for r in asked)
     m["noise_only"] = sum(r["noise_only"] for r in asked)
     m["failures"] = m["silent"] + m["noise_only"]
@@ -324,8 +590,23 @@ def summarise(records: list[dict]) -> dict:
     m["stress_outlier_share"] = _mean(r["outlier"] for r in stress)
     m["stress_failures"] = sum(r["silent"] or r["noise_only"] for r in stress) if stress else None
     m["free_pitched_share"] = _mean(r["pitched"] for r in free)
+    by_vel: dict = {}
+    for r in velocity:
+        by_vel.setdefault(r["instrument"], []).append(r)
+    rising = {k: sorted(v, key=lambda r: r["velocity"]) for k, v in by_vel.items() if len(v) > 1}
+    m["velocity_level_monotone"] = _mean(bool(np.all(np.diff([r["level_db"] for r in v]) > 0)) for v in rising.values())
+    m["velocity_brightness_monotone"] = _mean(bool(np.all(np.diff([r["brightness_hz"] for r in v]) > 0))
+                                              for v in rising.values())
+    m["velocity_level_span_db"] = _mean(v[-1]["level_db"] - v[0]["level_db"] for v in rising.values())
+    m["velocity_brightness_ratio"] = _mean(v[-1]["brightness_hz"] / v[0]["brightness_hz"]
+                                           for v in rising.values() if v[0]["brightness_hz"] > 0)
+    by_tr = {r["instrument"]: r["followed"] if r["followed"] is not None else 0.0 for r in transfer}
+    m["transfer_rpa"] = _mean(by_tr.values())
+    m["transfer_rpa_by_instrument"] = by_tr
+    m["transfer_rpa_worst_instrument"] = min(by_tr.values()) if by_tr else None
     m.update(note_clips=len(notes), melody_clips=len(melodies), melody_notes=len(mel_notes),
-             stress_clips=len(stress), free_clips=len(free), clips=len(records))
+             stress_clips=len(stress), free_clips=len(free), velocity_clips=len(velocity),
+             transfer_clips=len(transfer), clips=len(records))
     return m
 
 
@@ -416,6 +697,18 @@ def generate_requests(model, requests: list[Request], *, temperature: float, bat
 
 
 def _corpus_names(model) -> tuple[str, ...]:
+    """The model's instruments that the built-in corpus plays (a one-line error when there are none)."""
+    from ..data.corpus import INSTRUMENTS
+
+    names = _model_names(model)
+    corpus = tuple(n for n in names if n in INSTRUMENTS)
+    if not corpus:
+        raise ValueError(f"Evaluation plays the corpus's instruments ({', '.join(INSTRUMENTS)}); this model knows "
+                         f"none of them ({', '.join(names)}).")
+    return corpus
+
+
+def _model_names(model) -> tuple[str, ...]:
     from ..data.corpus import INSTRUMENTS
 
     cfg = model.config
@@ -425,33 +718,62 @@ def _corpus_names(model) -> tuple[str, ...]:
     names = tuple(cfg.instrument_names) or tuple(INSTRUMENTS[: cfg.n_instruments])
     if not names:
         raise ValueError("This model has no instrument conditioning; evaluation needs the instrument names.")
-    corpus = tuple(n for n in names if n in INSTRUMENTS)
-    if not corpus:
-        raise ValueError(f"Evaluation plays the corpus's instruments ({', '.join(INSTRUMENTS)}); this model knows "
-                         f"none of them ({', '.join(names)}).")
-    return corpus
+    return names
+
+
+def training_data(model) -> str:
+    """What the model was trained on, from its checkpoint's training info: "corpus", "soundfont" or a folder
+    ("corpus" for a checkpoint that does not say)."""
+    info = getattr(model, "training_info", None) or {}
+    return str((info.get("train_config") or {}).get("data") or "corpus")
+
+
+def plan_source(model, instruments: tuple[str, ...] | None = None) -> PlanSource:
+    """The corpus that plays the evaluation plan for ``model``: ``SoundFontPlan`` for a model trained with
+    ``--data soundfont`` (with the SoundFont it was trained on), else ``CorpusPlan``. ``instruments``:
+    evaluate only these of the model's instruments (default: all that the corpus plays)."""
+    cfg = model.config
+    if training_data(model) == "soundfont":
+        names = _model_names(model)
+        soundfont = ((model.training_info or {}).get("train_config") or {}).get("soundfont") or None
+    else:
+        names = _corpus_names(model)
+    if instruments:
+        unknown = [n for n in instruments if n not in names]
+        if unknown:
+            raise ValueError(f"instrument(s) {', '.join(unknown)} are not among the evaluated ones ({', '.join(names)}).")
+        names = tuple(n for n in names if n in instruments)
+    if training_data(model) == "soundfont":
+        return SoundFontPlan(names, cfg.sample_rate, cfg.hop_length, soundfont)
+    return CorpusPlan(names, cfg.sample_rate, cfg.hop_length)
 
 
 def evaluate_wavenet(model, *, seed: int = 0, quick: bool = False, batch: int = DEFAULT_BATCH,
                      temperature: float = 1.0, method: str | None = None, ceiling: bool = True,
                      save_audio: str | Path | None = None, log: Callable = print, guidance: float = 1.0,
-                     seeds: int = N_SEEDS, transform: Callable | None = None) -> dict:
+                     seeds: int = N_SEEDS, transform: Callable | None = None,
+                     instruments: tuple[str, ...] | None = None, classifier_size: int = CLASSIFIER_SIZE) -> dict:
     """Generate the evaluation plan with ``model`` (``seeds`` runs, or the quick plan once) and measure
     it; returns the report dict (``metrics``: means over runs, ``ci95``, ``ceiling``, ``passed``,
-    ``per_seed``, ``quick``, ``clips``)."""
+    ``per_seed``, ``quick``, ``clips``). The plan is played by the corpus the model was trained on
+    (``plan_source``); ``instruments`` narrows it to some of the model's instruments and
+    ``classifier_size`` sets the timbre classifier's notes (tests use both to stay small)."""
     if batch < 1:
         raise ValueError(f"--batch must be at least 1; got {batch}.")
     if not 1 <= seeds <= 10:
         raise ValueError(f"seeds must be between 1 and 10; got {seeds}.")
-    names = _corpus_names(model)
+    source = plan_source(model, instruments)
+    names = source.names
     cfg = model.config
     method = pick_method(method)
     sr, hop = cfg.sample_rate, cfg.hop_length
     t_start = time.perf_counter()
     run_ids = [0] if quick else list(range(seeds))
-    plans = {k: plan_requests(names, sr, hop, run=k, seed=seed + SEED_STRIDE * k, quick=quick) for k in run_ids}
+    log(f"planning on the {source.kind} ({len(names)} instruments)")
+    plans = {k: plan_requests(names, sr, hop, run=k, seed=seed + SEED_STRIDE * k, quick=quick, source=source)
+             for k in run_ids}
     if not quick:       # the regression guard's figures, from the same process
-        plans["quick"] = plan_requests(names, sr, hop, seed=seed, quick=True)
+        plans["quick"] = plan_requests(names, sr, hop, seed=seed, quick=True, source=source)
     every = [r for plan in plans.values() for r in plan]
     total_s = sum(r.seconds for r in every)
     log(f"generating {len(every)} clips ({total_s:.0f} s of audio) with the {method} generator, batch {batch}")
@@ -463,12 +785,12 @@ def evaluate_wavenet(model, *, seed: int = 0, quick: bool = False, batch: int = 
         from ..audio_io import write_wav
         done = set()
         for r, a in zip(every, audio):
-            name = f"{r.row}-{r.instrument or 'free'}-seed{r.seed}.wav"
+            name = f"{r.row}-{(r.instrument or 'free').replace(' ', '_')}-seed{r.seed}.wav"
             if name not in done:
                 write_wav(Path(save_audio) / name, a, sr)
                 done.add(name)
-    log("fitting the timbre classifier on corpus notes")
-    classifier = timbre_classifier(names, sr, hop)
+    log(f"fitting the timbre classifier on {source.kind} notes")
+    classifier = source.classifier(classifier_size)
     log("measuring")
     records: dict = {}
     pos = 0
@@ -478,13 +800,12 @@ def evaluate_wavenet(model, *, seed: int = 0, quick: bool = False, batch: int = 
     per_seed = [summarise(records[k]) for k in run_ids]
     ceil_runs = None
     if ceiling:
-        log("measuring the corpus ceiling")
+        log(f"measuring the {source.kind} ceiling")
         ceil_runs = []
         for k in run_ids:
-            recs = [measure(corpus_clip(r, sr, hop), r, sr, hop, classifier) for r in plans[k] if r.row != "free"]
+            recs = [measure(source.ceiling(r), r, sr, hop, classifier) for r in plans[k] if r.row not in ("free", "transfer")]
             n_free = sum(r.row == "free" for r in plans[k])
-            recs += [measure(a, Request("free", None, -1, NOTE_SECONDS), sr, hop)
-                     for a in corpus_free_clips(k, n_free, sr, hop, names)]
+            recs += [measure(a, Request("free", None, -1, NOTE_SECONDS), sr, hop) for a in source.free_clips(k, n_free)]
             ceil_runs.append(summarise(recs))
         for m, c in zip(per_seed, ceil_runs):
             ok = m["timbre_accuracy"] is not None and c["timbre_accuracy"]
@@ -495,15 +816,20 @@ def evaluate_wavenet(model, *, seed: int = 0, quick: bool = False, batch: int = 
         "model_kind": "wavenet", "plan": "quick" if quick else "full", "method": method, "seed": seed,
         "seeds": [seed + SEED_STRIDE * k for k in run_ids], "temperature": temperature, "guidance": guidance,
         "batch": batch, "sample_rate": sr, "hop_length": hop, "instruments": list(names),
+        **source.describe(), "classifier_size": classifier_size,
         "training": getattr(model, "training_info", {}) or {},
         "targets": {k: {"op": op, "value": v} for k, (op, v) in TARGETS.items()},
         "anchors": dict(ANCHORS),
         "metrics": metrics, "ci95": ci95, "passed": check_targets(metrics), "per_seed": per_seed,
-        "quick": {"seed": seed, "plan": quick_plan_signature(names, sr, hop), "method": method,
+        "quick": {"seed": seed, "plan": quick_plan_signature(names, sr, hop, source), "method": method,
                   "temperature": temperature, "guidance": guidance, "metrics": quick_metrics},
         "generation_seconds": round(gen_s, 2), "audio_seconds": round(total_s, 2),
         "clips": [rec for k in run_ids for rec in records[k]],
     }
+    if any(r.row == "transfer" for r in every):
+        from ..data.recordings import RECORDINGS
+        rec = RECORDINGS[TRANSFER_RECORDING]
+        report["recording"] = {"name": rec.name, "source": rec.source, "licence": rec.licence}
     if ceil_runs is not None:
         report["ceiling"], report["ceiling_ci95"] = combine(ceil_runs)
         report["ceiling_per_seed"] = ceil_runs
@@ -581,8 +907,8 @@ def regression_guard(model, eval_report: dict, *, transform: Callable | None = N
     stored = eval_report.get("quick")
     if not isinstance(stored, dict) or not isinstance(stored.get("metrics"), dict):
         raise ValueError("The evaluation report has no quick-plan figures; re-run `wavenet evaluate` to write them.")
-    names = _corpus_names(model)
-    signature = quick_plan_signature(names, model.config.sample_rate, model.config.hop_length)
+    source = plan_source(model)
+    signature = quick_plan_signature(source.names, model.config.sample_rate, model.config.hop_length, source)
     if stored.get("plan") != signature:
         raise ValueError(f"The stored quick-plan figures are for plan {stored.get('plan')}, not today's {signature}; "
                          "re-run `wavenet evaluate` to refresh them.")
@@ -604,7 +930,7 @@ def regression_guard(model, eval_report: dict, *, transform: Callable | None = N
 # ---- tables -------------------------------------------------------------------------------------------
 # (metric key, label, format, kind): kind "share" prints %, "count" integers
 _ROWS = [
-    ("pitch_rpa", "pitch: voiced frames within 50 cents (MIDI 36–84)", "share"),
+    ("pitch_rpa", "pitch: voiced frames within 50 cents (MIDI 36–84, each instrument's range)", "share"),
     ("pitch_rpa_worst_instrument", "pitch: the same, worst instrument", "share"),
     ("pitch_error_semitones", "pitch: mean \\|f0 error\\| (semitones), non-outlier notes", "num"),
     ("pitch_notes_within_50", "pitch: notes within 50 cents (per note)", "share"),
@@ -620,6 +946,12 @@ _ROWS = [
     ("stress_rpa", "stress (MIDI 30–35, 85–90): frames within 50 cents", "share"),
     ("stress_error_semitones", "stress: mean \\|f0 error\\| (semitones)", "num"),
     ("stress_failures", "stress: silent or noise-only clips (per run)", "count"),
+    ("velocity_level_monotone", "velocity 40/80/120: level rises (share of instruments)", "share"),
+    ("velocity_brightness_monotone", "velocity 40/80/120: brightness rises (share of instruments)", "share"),
+    ("velocity_level_span_db", "velocity: level span 40 → 120 (dB)", "num"),
+    ("velocity_brightness_ratio", "velocity: brightness ratio 120 / 40", "num"),
+    ("transfer_rpa", "transfer: recording's voiced frames within 50 cents", "share"),
+    ("transfer_rpa_worst_instrument", "transfer: the same, worst instrument", "share"),
 ]
 
 
@@ -654,7 +986,7 @@ def card_table(report: dict) -> str:
             met = "—" if ok is None else ("yes" if ok else "**no**")
         else:
             tgt, met = "—", "—"
-        ceil = "—" if key == "timbre_vs_ceiling" else _fmt(kind, c.get(key)) if c else "—"
+        ceil = "—" if key == "timbre_vs_ceiling" or key.startswith("transfer") else _fmt(kind, c.get(key)) if c else "—"
         lines.append(f"| {label} | {tgt} | {_fmt(kind, m.get(key), ci.get(key) if n > 1 else None)} | {ceil} | "
                      f"{ANCHORS.get(key, '')} | {met} |")
     return "\n".join(lines)
@@ -662,9 +994,10 @@ def card_table(report: dict) -> str:
 
 def format_table(report: dict) -> str:
     """What `wavenet evaluate` prints: the card's Markdown table and a line on the plan."""
-    m = report.get("metrics", {})
-    tail = (f"\n\n{report.get('plan', '?')} plan: {m.get('note_clips', 0)} notes, {m.get('melody_notes', 0)} melody notes, "
-            f"{m.get('stress_clips', 0)} stress notes, {m.get('free_clips', 0)} free clips per run; seeds "
+    m = {k: (int(v) if isinstance(v, float) and v.is_integer() else v) for k, v in report.get("metrics", {}).items()}
+    tail = (f"\n\n{report.get('plan', '?')} plan on the {report.get('data', 'corpus')}: {m.get('note_clips', 0)} notes, "
+            f"{m.get('melody_notes', 0)} melody notes, {m.get('stress_clips', 0)} stress notes, {m.get('free_clips', 0)} free "
+            f"clips, {m.get('velocity_clips', 0)} velocity notes, {m.get('transfer_clips', 0)} transfer clips per run; seeds "
             f"{report.get('seeds')}; {report.get('method', '?')} generator; {report.get('wall_seconds', '?')} s")
     return card_table(report) + tail
 
