@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from wavenet_core.measure.descriptors import (DESCRIPTOR_NAMES, describe, f0_contour, frame_loudness_db, hz_to_midi,
-                                      pitch_track)
+from wavenet_core.measure.descriptors import (DESCRIPTOR_NAMES, brightness, describe, frame_loudness_db, hz_to_midi,
+                                             midi_to_hz, pitch_track)
 
 SR = 16000
 
@@ -70,9 +70,30 @@ def test_pitch_track_is_frame_aligned_and_fine():
     assert len(f0) == len(frame_loudness_db(x, 160)) == 100
     assert np.allclose(f0[5:45], 220, rtol=0.001) and np.allclose(f0[55:95], 330, rtol=0.001)
     assert np.median(np.abs(1200 * np.log2(f0[5:45] / 220))) < 1.0   # sub-cent where pYIN's grid is 10 cents
-    # the legacy contour keeps its behaviour (corpus-style labels rely on it)
-    g = f0_contour(x, SR, 160)
-    assert len(g) == 100 and np.allclose(np.median(g[10:40]), 220, rtol=0.01)
+    # refine=False: pYIN's own grid values, on the same frames (same alignment)
+    g = pitch_track(x, SR, 160, resolution=0.1, refine=False)
+    assert len(g) == 100 and np.all(g[5:45] > 0) and np.all(g[55:95] > 0)
+    steps = 1200 * np.log2(g[g > 0] / 50.0) / 10                          # pYIN's grid: 10-cent steps up from fmin
+    assert np.allclose(steps, np.round(steps), atol=1e-3)
+    assert np.all(np.abs(hz_to_midi(g[5:45]) - hz_to_midi(220)) <= 0.06)
+    assert np.all(np.abs(hz_to_midi(g[55:95]) - hz_to_midi(330)) <= 0.06)
+    # the switch at sample 8000 (between frames 49 and 50): both read 220 Hz up to frame 46 and 330 from frame 54
+    for track in (f0, g):
+        assert abs(hz_to_midi(track[46]) - hz_to_midi(220)) < 0.5 and abs(hz_to_midi(track[54]) - hz_to_midi(330)) < 0.5
+
+
+def test_brightness_is_describes_and_follows_the_spectrum():
+    x = sine(440, 0.5)
+    assert brightness(x, SR) == pytest.approx(describe(x, SR, pitch=False)["brightness"])
+    assert brightness(x, SR) == pytest.approx(440, rel=0.05)                # a sine's centroid is its frequency
+    assert brightness(x + sine(3520, 0.5), SR) > 1.5 * brightness(x, SR)    # an upper partial raises it
+    assert brightness(np.zeros(SR, dtype=np.float32), SR) == 0.0
+
+
+def test_midi_to_hz_inverts_hz_to_midi():
+    midi = np.array([21.0, 60.0, 69.0, 69.5, 108.0])
+    assert midi_to_hz(69) == pytest.approx(440.0)
+    assert np.allclose(hz_to_midi(midi_to_hz(midi)), midi)
 
 
 def test_hz_to_midi():

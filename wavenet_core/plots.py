@@ -8,6 +8,8 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
+from .measure.descriptors import midi_to_hz
+
 
 def training_curves_figure(rows: list[dict]) -> Figure:
     """Loss and accuracy curves from training log rows (dicts with step, *_loss, *_acc)."""
@@ -56,7 +58,7 @@ def receptive_field_figure(config, notes_midi: tuple[int, ...] = (48, 60, 72)) -
         spans.append(("context stack", 1000 * config.context_hop * 2 ** config.context_layers / sr, "#9467bd"))
     names = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"]
     for m in notes_midi:
-        spans.append((f"period of {names[m % 12]}{m // 12 - 1}", 1000 / (440 * 2 ** ((m - 69) / 12)), "#7f7f7f"))
+        spans.append((f"period of {names[m % 12]}{m // 12 - 1}", 1000 / float(midi_to_hz(m)), "#7f7f7f"))
     y = np.arange(len(spans))
     ax_r.barh(y, [s[1] for s in spans], color=[s[2] for s in spans])
     ax_r.set_yticks(y, [s[0] for s in spans], fontsize=8)

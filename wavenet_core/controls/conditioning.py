@@ -27,8 +27,14 @@ import re
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+from ..measure.descriptors import hz_to_midi, midi_to_hz
+
+if TYPE_CHECKING:
+    from ..generation.inputs import ModelInputs
 
 LOCAL_FEATURES: tuple[str, ...] = ("voiced", "pitch", "f0", "pitch_known", "loudness", "loudness_known")
 LOCAL_DIM = len(LOCAL_FEATURES)
@@ -48,7 +54,7 @@ def encode_local(f0_hz: np.ndarray | None, loudness_db: np.ndarray | None, n_fra
     if f0_hz is not None:
         f0 = np.nan_to_num(np.asarray(f0_hz, dtype=np.float64)[:n_frames], nan=0.0)
         voiced = f0 > 0
-        midi = np.where(voiced, 69 + 12 * np.log2(np.maximum(f0, 1e-6) / 440.0), 60.0)
+        midi = np.where(voiced, hz_to_midi(f0), 60.0)
         out[0, : len(f0)] = voiced
         out[1, : len(f0)] = np.where(voiced, (midi - 60) / 12, 0)
         out[2, : len(f0)] = np.where(voiced, f0 / 1000, 0)
@@ -390,9 +396,7 @@ class Curves:
         """Requested pitch in MIDI per frame (NaN where silent), or None when free."""
         if self.f0_hz is None:
             return None
-        f0 = np.asarray(self.f0_hz, dtype=np.float64)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(f0 > 0, 69 + 12 * np.log2(f0 / 440.0), np.nan)
+        return hz_to_midi(self.f0_hz)
 
 
 def _check_range(name: str, value: float | None, lo: float, hi: float, unit: str) -> None:
@@ -459,13 +463,13 @@ def _amp_to_db(amp: np.ndarray) -> np.ndarray:
 def _load_contours(path, sample_rate: int, hop_length: int, seconds: float | None) -> tuple[np.ndarray, np.ndarray, int]:
     """A recording → (f0 Hz per frame, loudness dB per frame, n_samples)."""
     from ..audio_io import AudioError, load_audio
-    from ..measure.descriptors import f0_contour, frame_loudness_db
+    from ..measure.descriptors import frame_loudness_db, pitch_track
 
     audio = load_audio(path, sample_rate, max_seconds=seconds or MAX_CONTROL_SECONDS, truncate=seconds is not None)
     if np.max(np.abs(audio)) < 10 ** (FLOOR_DB / 20):      # nothing to follow: say so rather than make silence
         raise AudioError(f"{Path(path).name}: the recording is silent (peak below {FLOOR_DB:.0f} dB), so there is no "
                          "pitch or loudness to follow; use a recording with sound in it.")
-    return f0_contour(audio, sample_rate, hop_length), frame_loudness_db(audio, hop_length), len(audio)
+    return pitch_track(audio, sample_rate, hop_length), frame_loudness_db(audio, hop_length), len(audio)
 
 
 def requested_curves(controls: Controls, sample_rate: int, hop_length: int) -> Curves:
@@ -525,7 +529,7 @@ def requested_curves(controls: Controls, sample_rate: int, hop_length: int) -> C
         # Like the corpus labels: a note's tail more than 60 dB under its peak counts as silent.
         voiced = np.isfinite(midi) & (gain > 10 ** (VOICED_FLOOR_DB / 20))
         midi = midi + c.transpose
-        f0 = np.where(voiced, 440.0 * 2 ** ((np.nan_to_num(midi, nan=69.0) - 69) / 12), 0.0)
+        f0 = np.where(voiced, midi_to_hz(np.nan_to_num(midi, nan=69.0)), 0.0)
         if c.loudness is not None or envelope is not None or c.midi_file is not None:
             loud = _amp_to_db(gain * 10 ** (peak / 20))
         curves.notes = [replace(n, midi=n.midi + c.transpose, duration=min(n.duration, n_samples / sample_rate - n.start),

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# hz_to_midi lives in descriptors (one definition: NaN where unvoiced); imported here so that
-# `from wavenet_core.data.corpus import hz_to_midi` keeps working beside midi_to_hz
-from ..measure.descriptors import frame_loudness_db, hz_to_midi  # noqa: F401
+# Hz <-> MIDI live in measure.descriptors (one definition each). hz_to_midi is re-exported only for
+# tests/test_soundfont.py, which still imports it from here; import it from measure.descriptors.
+from ..measure.descriptors import frame_loudness_db, hz_to_midi, midi_to_hz  # noqa: F401
 
 INSTRUMENTS: tuple[str, ...] = ("pluck", "bell", "saw", "clarinet", "organ", "flute")
 PITCH_RANGE: tuple[int, int] = (36, 84)        # MIDI C2..C6 inclusive: the studio's whole range
@@ -40,10 +40,6 @@ class Example:
     loudness: np.ndarray         # dB per frame
     name: str = ""
     phase: np.ndarray | None = None   # radians at each frame's first sample, where the synthesis knows it
-
-
-def midi_to_hz(midi):
-    return 440.0 * 2.0 ** ((np.asarray(midi, dtype=np.float64) - 69.0) / 12.0)
 
 
 # ---- synthesis ----------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..audio_io import AudioError, atomic_write_bytes, load_audio
-from ..measure.descriptors import f0_contour, frame_loudness_db
+from ..measure.descriptors import frame_loudness_db, pitch_track
 from .corpus import Example
 
 AUDIO_EXTENSIONS = {".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif"}
@@ -36,15 +36,20 @@ class FolderReport:
 
 
 def _features(audio: np.ndarray, sr: int, hop: int, key: str, cache_dir: Path) -> tuple[np.ndarray, np.ndarray]:
-    cache = cache_dir / f"{key}-{sr}-{hop}.npz"
+    # v2: f0 by pitch_track (refined, aligned with the loudness frames); v1 entries were plain pYIN a frame late
+    cache = cache_dir / f"{key}-{sr}-{hop}-v2.npz"
     if cache.is_file():
         try:
             with np.load(cache, allow_pickle=False) as z:
                 return z["f0"], z["loudness"]
         except Exception:  # noqa: BLE001 - a damaged cache entry is just recomputed
             pass
-    f0, loud = f0_contour(audio, sr, hop), frame_loudness_db(audio, hop)
-    atomic_write_bytes(cache, lambda tmp: np.savez(open(tmp, "wb"), f0=f0, loudness=loud))
+    f0, loud = pitch_track(audio, sr, hop), frame_loudness_db(audio, hop)
+
+    def write(tmp):
+        with open(tmp, "wb") as f:      # closed before the rename; a file object: np.savez would add ".npz" to a path
+            np.savez(f, f0=f0, loudness=loud)
+    atomic_write_bytes(cache, write)
     return f0, loud
 
 

@@ -23,24 +23,19 @@ def frame_loudness_db(audio: np.ndarray, hop_length: int) -> np.ndarray:
     return np.maximum(20 * np.log10(np.maximum(rms, 1e-12)), LOUDNESS_FLOOR_DB).astype(np.float32)
 
 
-def f0_contour(audio: np.ndarray, sample_rate: int, hop_length: int, fmin: float = 50.0, fmax: float = 1600.0,
-               silence_db: float = -60.0) -> np.ndarray:
-    """Per-frame f0 in Hz by pYIN (0 where unvoiced or silent), aligned with ``frame_loudness_db``."""
-    import librosa
-
-    audio = np.asarray(audio, dtype=np.float32)
-    n_frames = max(1, -(-len(audio) // hop_length))
-    frame_length = 1 << int(np.ceil(np.log2(max(2 * sample_rate / fmin, 4 * hop_length))))
-    padded = np.pad(audio, (hop_length // 2, hop_length + frame_length))
-    f0, voiced, _ = librosa.pyin(padded, fmin=fmin, fmax=min(fmax, sample_rate / 2 - 1), sr=sample_rate,
-                                 frame_length=frame_length, hop_length=hop_length, center=True)
-    f0 = np.where(voiced & np.isfinite(f0), f0, 0.0)[:n_frames]
-    f0 = np.pad(f0, (0, n_frames - len(f0)))
-    loud = frame_loudness_db(audio, hop_length)
-    return np.where(loud > silence_db, f0, 0.0).astype(np.float32)
+# ---- pitch ------------------------------------------------------------------------------------
+def hz_to_midi(hz: np.ndarray) -> np.ndarray:
+    """Frequency in Hz → MIDI note number (float64, A4 = 440 Hz = 69); NaN where hz ≤ 0 (unvoiced)."""
+    hz = np.asarray(hz, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(hz > 0, 69 + 12 * np.log2(hz / 440.0), np.nan)
 
 
-# ---- a faster, finer pitch track -------------------------------------------------------------
+def midi_to_hz(midi) -> np.ndarray:
+    """MIDI note number (fractional allowed) → frequency in Hz (float64, 69 = A4 = 440 Hz)."""
+    return 440.0 * 2.0 ** ((np.asarray(midi, dtype=np.float64) - 69.0) / 12.0)
+
+
 def _refine_periods(audio: np.ndarray, centres: np.ndarray, f0: np.ndarray, sample_rate: int, window: int) -> np.ndarray:
     """Sub-sample f0 near each estimate: the raw difference function d(τ) = Σ (x[n] − x[n+τ])² over a
     window centred on each frame, minimised over τ within ±2 samples of the period, then
@@ -59,14 +54,18 @@ def _refine_periods(audio: np.ndarray, centres: np.ndarray, f0: np.ndarray, samp
 
 
 def pitch_track(audio: np.ndarray, sample_rate: int, hop_length: int, fmin: float = 50.0, fmax: float = 1600.0,
-                silence_db: float = -60.0, resolution: float = 0.25) -> np.ndarray:
-    """Per-frame f0 in Hz (0 where unvoiced or silent): pYIN on a coarse grid (``resolution``
-    semitones) for voicing and octave, then each voiced frame refined to a fraction of a cent by
-    parabolic interpolation of the difference function (kept when within one grid step).
+                silence_db: float = -60.0, resolution: float = 0.25, refine: bool = True) -> np.ndarray:
+    """The pitch tracker: f0 in Hz per frame, shape (ceil(len(audio) / hop_length),), 0 where
+    unvoiced or where the frame is quieter than ``silence_db`` (dB FS, ``frame_loudness_db``).
 
-    About 5× faster than ``f0_contour`` (pYIN's Viterbi cost grows with the square of the grid size)
-    and unbiased where pYIN's 10-cent grid is not. Frame f is centred on sample f·hop + hop/2,
-    as ``frame_loudness_db`` and the model's conditioning frames.
+    pYIN searches ``fmin``..``fmax`` Hz on a grid of ``resolution`` semitones for voicing and
+    octave; with ``refine`` (the default) each voiced frame is then refined to a fraction of a
+    cent by parabolic interpolation of the difference function (kept when within one grid step).
+    ``refine=False`` returns pYIN's grid values (quantised to ``resolution``; use 0.1 for pYIN's
+    default 10-cent grid). The coarse grid plus refinement is about 5× faster than pYIN on a
+    10-cent grid (its Viterbi cost grows with the square of the grid size) and unbiased where the
+    grid is not. Frame f is centred on sample f·hop + hop/2, as ``frame_loudness_db`` and the
+    model's conditioning frames.
     """
     import librosa
 
@@ -81,7 +80,7 @@ def pitch_track(audio: np.ndarray, sample_rate: int, hop_length: int, fmin: floa
     f0 = np.where(voiced & np.isfinite(f0), f0, 0.0)[:n_frames]
     f0 = np.pad(f0, (0, n_frames - len(f0)))
     idx = np.nonzero(f0 > 0)[0]
-    if len(idx):
+    if refine and len(idx):
         window = max(frame_length // 2, 2 * int(sample_rate / fmin))
         fine = _refine_periods(audio, idx * hop_length + hop_length // 2, f0[idx], sample_rate, window)
         ok = np.isfinite(fine) & (np.abs(12 * np.log2(np.maximum(fine, 1e-6) / f0[idx])) <= resolution)
@@ -90,11 +89,11 @@ def pitch_track(audio: np.ndarray, sample_rate: int, hop_length: int, fmin: floa
     return np.where(loud > silence_db, f0, 0.0).astype(np.float32)
 
 
-def hz_to_midi(hz: np.ndarray) -> np.ndarray:
-    """Hz → MIDI (NaN where hz ≤ 0)."""
-    hz = np.asarray(hz, dtype=np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(hz > 0, 69 + 12 * np.log2(hz / 440.0), np.nan)
+def f0_contour(audio: np.ndarray, sample_rate: int, hop_length: int, fmin: float = 50.0, fmax: float = 1600.0,
+               silence_db: float = -60.0) -> np.ndarray:
+    """Deprecated name for ``pitch_track(..., resolution=0.1, refine=False)`` (plain pYIN on its
+    10-cent grid), kept importable for callers not yet moved to ``pitch_track``."""
+    return pitch_track(audio, sample_rate, hop_length, fmin, fmax, silence_db, resolution=0.1, refine=False)
 
 
 # ---- clip descriptors --------------------------------------------------------------------------
@@ -123,6 +122,27 @@ def spectral_features(audio: np.ndarray, sample_rate: int, hop_length: int, n_ff
     centroid = librosa.feature.spectral_centroid(S=np.sqrt(S), sr=sample_rate, n_fft=n_fft)[0]
     flatness = librosa.feature.spectral_flatness(S=S, power=1.0)[0]
     return centroid, flatness
+
+
+def _weighted_centroid(centroid: np.ndarray, loudness_db: np.ndarray, sounding_db: float) -> float:
+    """Energy-weighted mean of per-frame centroids (Hz) over the sounding frames (all frames when none sounds)."""
+    n = min(len(loudness_db), len(centroid))
+    loud = np.asarray(loudness_db, dtype=np.float64)[:n]
+    sel = loud >= sounding_db
+    if not sel.any():
+        sel = np.ones(n, dtype=bool)
+    power = 10 ** (loud[sel] / 10)
+    return float(np.sum(np.asarray(centroid)[:n][sel] * power) / np.sum(power)) if power.sum() > 0 else 0.0
+
+
+def brightness(audio: np.ndarray, sample_rate: int, hop_length: int | None = None,
+               sounding_db: float = SOUNDING_DB) -> float:
+    """Brightness of a mono clip in Hz: the spectral centroid, energy-weighted mean over the frames
+    at or above ``sounding_db`` (all frames when none is); 0 for digital silence. The same value as
+    ``describe(...)["brightness"]``."""
+    hop = hop_length or default_hop(sample_rate)
+    centroid, _ = spectral_features(audio, sample_rate, hop)
+    return _weighted_centroid(centroid, frame_loudness_db(audio, hop), sounding_db)
 
 
 def onset_times(audio: np.ndarray, sample_rate: int, hop_length: int) -> np.ndarray:
@@ -162,10 +182,8 @@ def describe(audio: np.ndarray, sample_rate: int, hop_length: int | None = None,
     centroid, flatness = spectral_features(audio, sample_rate, hop)
     n = min(len(loud), len(centroid))
     sel_s = sel[:n]
-    power = 10 ** (loud[:n][sel_s] / 10)
-    brightness = float(np.sum(centroid[:n][sel_s] * power) / np.sum(power)) if power.sum() > 0 else 0.0
     out = {"pitch": None, "voiced_fraction": 0.0, "loudness": float(np.median(loud[sel])),
-           "brightness": brightness, "noisiness": float(np.median(flatness[:n][sel_s])),
+           "brightness": _weighted_centroid(centroid, loud, sounding_db), "noisiness": float(np.median(flatness[:n][sel_s])),
            "onset_rate": float(len(onset_times(audio, sample_rate, hop)) / (len(audio) / sample_rate)),
            "sounding_seconds": float(sounding.sum() * hop / sample_rate), "seconds": float(len(audio) / sample_rate)}
     if pitch and sounding.any():
@@ -174,7 +192,7 @@ def describe(audio: np.ndarray, sample_rate: int, hop_length: int | None = None,
         m = min(len(f0), len(sounding))
         voiced = (f0[:m] > 0) & sounding[:m]
         if voiced.any():
-            out["pitch"] = float(np.median(69 + 12 * np.log2(f0[:m][voiced] / 440.0)))
+            out["pitch"] = float(np.median(hz_to_midi(f0[:m][voiced])))
         out["voiced_fraction"] = float(voiced.sum() / max(1, sounding[:m].sum()))
     return out
 

@@ -30,10 +30,10 @@ from ..controls.conditioning import LOCAL_DIM, encode_local
 from ..data.corpus import INSTRUMENTS, Example, NoteCorpus
 from ..model.wavenet import WaveNet, preset_config
 from ..model.mulaw import mu_law_encode
+from ..measure.descriptors import hz_to_midi
+from .log import LOG_FIELDS, LOG_NAME, read_log
 
 STATE_NAME = "trainer_state.safetensors"
-LOG_NAME = "log.csv"
-LOG_FIELDS = ["step", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "samples_per_s", "elapsed_s"]
 
 
 @dataclass
@@ -348,7 +348,7 @@ def train(cfg: TrainConfig, resume: bool = False, log=print, progress: bool = Tr
         from torch.nn.parallel import DistributedDataParallel
         loss_fn = DistributedDataParallel(loss_fn)
 
-    rows = _read_log(out / LOG_NAME, upto=start) if resume else []
+    rows = read_log(out / LOG_NAME, upto=start) if resume and (out / LOG_NAME).is_file() else []
     n_params = sum(p.numel() for p in model.parameters())
     if rank == 0:
         log(f"model: {n_params:,} parameters, receptive field {model.config.receptive_field} samples; "
@@ -436,7 +436,7 @@ def _pitch_range(examples: list[Example]) -> list[float] | None:
     f0 = np.concatenate([e.f0[e.f0 > 0] for e in examples]) if examples else np.zeros(0)
     if f0.size == 0:
         return None
-    midi = 69 + 12 * np.log2(f0 / 440.0)
+    midi = hz_to_midi(f0)
     return [round(float(np.percentile(midi, 1)), 1), round(float(np.percentile(midi, 99)), 1)]
 
 
@@ -525,13 +525,6 @@ def _quiet(*_args, **_kwargs) -> None:
     pass
 
 
-def _read_log(path: Path, upto: int) -> list[dict]:
-    if not path.is_file():
-        return []
-    with open(path) as f:
-        return [{k: float(v) for k, v in r.items()} for r in csv.DictReader(f) if float(r["step"]) <= upto]
-
-
 def _write_log(out: Path, rows: list[dict]) -> None:
     def write(tmp):
         with open(tmp, "w", newline="") as f:
@@ -555,7 +548,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="with --data soundfont: a General MIDI .sf2 (default: TimGM6mb.sf2 from pretty_midi)")
     p.add_argument("--out", default=d.out, help="run folder: model.safetensors, trainer state, log.csv, curves.png")
     p.add_argument("--model-type", default=d.model_type, choices=["wavenet", "autoencoder"])
-    p.add_argument("--preset", default=d.preset, help="tiny (seconds, for tests) or default (about an hour on 2 cores)")
+    p.add_argument("--preset", default=d.preset, help="tiny (seconds, for tests) or default (the shipped notes model's size)")
     for name in ["steps", "batch_size", "segment", "warmup", "seed", "checkpoint_every", "val_every", "corpus_size", "threads", "sample_rate"]:
         p.add_argument("--" + name.replace("_", "-"), type=int, default=getattr(d, name))
     for name in ["lr", "weight_decay", "grad_clip", "cond_dropout", "free_share", "input_noise", "start_share", "corpus_seconds"]:
