@@ -101,8 +101,22 @@ def private_imports() -> dict[tuple[str, str], str]:
     return out
 
 
+def reaches(start: str, goal: str) -> bool:
+    """Whether ``goal`` is reachable from ``start`` along EDGES."""
+    seen, todo = {start}, [start]
+    while todo:
+        for n in EDGES.get(todo.pop(), {}):
+            if n == goal:
+                return True
+            if n not in seen:
+                seen.add(n)
+                todo.append(n)
+    return False
+
+
 def find_cycle() -> list[str] | None:
-    """One import cycle as [a, b, …, a], or None (depth-first search over EDGES)."""
+    """One import cycle as [a, b, …, a], or None (depth-first search over EDGES, leaving out
+    the known cycle edges below)."""
     state: dict[str, int] = {}           # 1: on the current path, 2: done
     path: list[str] = []
 
@@ -110,6 +124,8 @@ def find_cycle() -> list[str] | None:
         state[m] = 1
         path.append(m)
         for n in sorted(EDGES.get(m, {})):
+            if (m, n) in KNOWN_CYCLE_EDGES:
+                continue
             if state.get(n) == 1:
                 return path[path.index(n):] + [n]
             if n not in state and (found := visit(n)):
@@ -128,6 +144,13 @@ def find_cycle() -> list[str] | None:
 # is an xfail(strict=True) test below: when the fix lands it passes, and strict turns that into a
 # failure that says to delete the entry here.
 KNOWN_WALL_BREAKS: dict[tuple[str, str], str] = {}
+KNOWN_CYCLE_EDGES: dict[tuple[str, str], str] = {
+    (f"{PACKAGE}.evaluation.evaluate", f"{PACKAGE}.evaluation.autoencoder"): (
+        "evaluate.py imports evaluate_autoencoder inside a function to dispatch to it, while "
+        "evaluation/autoencoder.py imports N_SEEDS, SEED_STRIDE, SILENT_DB and combine from evaluate.py: "
+        "move those into a module both import (e.g. evaluation/common.py) and let the CLI command pick "
+        "the evaluation by model kind"),
+}
 KNOWN_PRIVATE_IMPORTS: dict[tuple[str, str], str] = {}
 
 
@@ -163,6 +186,14 @@ def test_known_wall_break_is_fixed(edge):
                                       reason="no known private import"))])
 def test_known_private_import_is_fixed(edge):
     assert edge not in private_imports()
+
+
+@pytest.mark.parametrize("edge", [pytest.param(e, marks=pytest.mark.xfail(strict=True, reason=r), id="→".join(e))
+                                  for e, r in KNOWN_CYCLE_EDGES.items()] or [pytest.param(None, marks=pytest.mark.skip(
+                                      reason="no known cycle"))])
+def test_known_cycle_is_broken(edge):
+    importer, imported = edge
+    assert not (imported in EDGES.get(importer, {}) and reaches(imported, importer))
 
 
 def test_the_checks_can_fail(monkeypatch):

@@ -1,4 +1,4 @@
-"""Rejection sampling (wavenet_core/controls/sampling.py): targets, budgets, early rejection, novelty, CLI."""
+"""Rejection sampling (wavenet_core/controls/sampling/): targets, budgets, early rejection, novelty, CLI."""
 from __future__ import annotations
 
 import json
@@ -291,12 +291,12 @@ def test_novelty_zero_for_training_clip_and_grows_with_noise(small_index):
 
 
 def test_novelty_index_is_cached_on_disk(small_index, tmp_path, monkeypatch):
-    from wavenet_core.controls import sampling
+    from wavenet_core.controls.sampling import novelty
     index = NoveltyIndex.for_corpus(seed=3, size=4, seconds=0.5, cache=tmp_path)
     files = list(tmp_path.glob("novelty-*.npz"))
     assert len(files) == 1
-    monkeypatch.setattr(sampling, "_INDEX_MEMO", {})
-    monkeypatch.setattr(sampling, "embedding_features", lambda *a, **k: pytest.fail("rebuilt instead of loaded"))
+    monkeypatch.setattr(novelty, "_INDEX_MEMO", {})
+    monkeypatch.setattr(novelty, "embedding_features", lambda *a, **k: pytest.fail("rebuilt instead of loaded"))
     again = NoveltyIndex.for_corpus(seed=3, size=4, seconds=0.5, cache=tmp_path)
     np.testing.assert_array_equal(again.desc, index.desc)
     assert again.names == index.names
@@ -327,6 +327,18 @@ def test_compare_control_methods_reports_every_method(model):
         assert 1 <= m["candidates"] <= 2 and m["outputs"] == 1 and 0 <= m["share_meeting_goal"] <= 1
         assert m["samples_generated"] <= m["candidates"] * 4000
     assert rep["methods"]["both"]["rejected_on"] == ["pitch=48..72"]
+
+
+def test_measure_clip_is_what_the_sampler_judges_on(model, free_run):
+    from wavenet_core.controls.sampling import measure_clip, sampler_classifier
+    clip = free_run.candidates[0].audio
+    plain = measure_clip(clip, 16000)
+    assert {k: plain[k] for k in describe(clip, 16000)} == describe(clip, 16000)
+    assert plain["novelty"] is None and plain["nearest"] is None and plain["timbre"] is None
+    sampler = RejectionSampler(model, ["timbre=bell"], seconds=SECONDS, classifier_size=12)
+    judged = measure_clip(clip, 16000, classifier=sampler_classifier(model.config.instrument_names, 16000, 12),
+                          pitch=False)
+    assert judged == sampler.measure(clip) and judged["timbre"] in model.config.instrument_names
 
 
 def test_candidate_scatter_figure(free_run):
@@ -377,13 +389,13 @@ def test_cli_sample_end_to_end(tiny_run, tmp_path, capsys):
 def test_shipped_model_novelty_index_ships_with_it(tmp_path, monkeypatch):
     """`wavenet sample --target novelty=…` on the shipped notes model loads the index from assets/
     (building it for 1,200 clips takes minutes), and the index is that model's training corpus."""
-    from wavenet_core.controls import sampling
+    from wavenet_core.controls.sampling import novelty
     from wavenet_core.data.corpus import NoteCorpus
     monkeypatch.setenv("WAVENET_CACHE_DIR", str(tmp_path))          # an empty user cache
-    monkeypatch.setattr(sampling, "_INDEX_MEMO", {})
-    monkeypatch.setattr(sampling, "embedding_features", lambda *a, **k: pytest.fail("rebuilt instead of loaded"))
+    monkeypatch.setattr(novelty, "_INDEX_MEMO", {})
+    monkeypatch.setattr(novelty, "embedding_features", lambda *a, **k: pytest.fail("rebuilt instead of loaded"))
     params = corpus_params_for("notes")
-    shipped = sorted(sampling.SHIPPED_NOVELTY.glob("novelty-*.npz")) if sampling.SHIPPED_NOVELTY.is_dir() else []
+    shipped = sorted(novelty.SHIPPED_NOVELTY.glob("novelty-*.npz")) if novelty.SHIPPED_NOVELTY.is_dir() else []
     if not shipped:
         pytest.skip("no novelty index ships with this notes model (its corpus changed; build: see README)")
     index = NoveltyIndex.for_corpus(**params)

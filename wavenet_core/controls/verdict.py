@@ -13,7 +13,7 @@ notebooks can show ``judge(...).text()``:
 * **sounding time** — the share of the requested notes' duration in which the result actually
   sounds, at least ``SOUNDING_SHARE`` (90 %);
 * **timbre** — a single instrument asked for, named by the timbre classifier the sampler and the
-  evaluation use (``sampling.timbre_classifier``); mixes and instruments the classifier does not
+  evaluation use (``measure.timbre``, fitted by ``sampling.sampler_classifier``); mixes and instruments the classifier does not
   know are reported as not judged.
 
 Nothing here knows about Gradio or the command line: ``judge`` returns a ``Verdict`` (a JSON-ready
@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .conditioning import Controls, Curves, parse_note, requested_curves
-from ..measure.descriptors import SOUNDING_DB, default_hop, frame_loudness_db, hz_to_midi, pitch_track
+from ..measure.descriptors import SOUNDING_DB, default_hop, frame_loudness_db, hz_to_midi, midi_to_hz, pitch_track
 
 PITCH_CENTS = 50.0           # a note is in tune within this many cents
 LEVEL_DB = 3.0               # the level is met within this many dB
@@ -213,9 +213,9 @@ def _single_instrument(instrument, names: tuple[str, ...]) -> str | None:
 
 def _classify(audio: np.ndarray, names: tuple[str, ...], sample_rate: int) -> str | None:
     """The instrument the sampler's timbre classifier hears, or None when it cannot be built for these names."""
-    from .sampling import timbre_classifier
+    from .sampling.sampler import sampler_classifier
     try:
-        return timbre_classifier(names, sample_rate).predict(audio)
+        return sampler_classifier(names, sample_rate).predict(audio)
     except (ValueError, KeyError, IndexError):      # instruments the corpus cannot render
         return None
 
@@ -285,8 +285,8 @@ def judge_curves(audio: np.ndarray, curves: Curves, *, instrument=None, instrume
     # -- pitch --
     if req_f0 is not None and np.any(req_f0 > 0):
         asked_midi = hz_to_midi(req_f0[req_f0 > 0])
-        fmin = max(30.0, min(50.0, 440 * 2 ** ((np.nanmin(asked_midi) - 69) / 12) / 1.5))
-        fmax = min(sr / 2 - 1, max(1600.0, 440 * 2 ** ((np.nanmax(asked_midi) - 69) / 12) * 1.5))
+        fmin = max(30.0, min(50.0, float(midi_to_hz(np.nanmin(asked_midi))) / 1.5))
+        fmax = min(sr / 2 - 1, max(1600.0, float(midi_to_hz(np.nanmax(asked_midi))) * 1.5))
         f0 = pitch_track(audio, sr, hop, fmin=fmin, fmax=fmax).astype(np.float64)[:n_frames]
         f0 = np.pad(f0, (0, n_frames - len(f0)))
         got = hz_to_midi(f0)
