@@ -19,7 +19,7 @@ How it works
   outputs. Each stream runs the same compiled arithmetic whatever the batch, so a stream's
   samples do not depend on the streams generated with it. tanh and sigmoid use
   a rational approximation (≤ 4e-7 absolute error) that vectorises, unlike libm calls.
-* Sampling inside the loop follows ``generate.sample_from_logits`` (float64 softmax, numpy's
+* Sampling inside the loop follows ``inputs.sample_from_logits`` (float64 softmax, numpy's
   summation order, first class above u·total, argmax at temperature 0; its exp is a vectorised
   polynomial within 4e-16 of libm's), so fast and reference paths give the same samples for
   the same seeds.
@@ -93,7 +93,7 @@ _INV_FACT = tuple(1.0 / math.factorial(i) for i in range(14))
 
 @njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
 def _sample(lg, k, u, temperature, z, tbits, scale):
-    """``generate.sample_from_logits`` for stream k of lg (float64 softmax, cumulative sum, first
+    """``inputs.sample_from_logits`` for stream k of lg (float64 softmax, cumulative sum, first
     class above u·total; argmax at temperature 0). No reassociation: the sums run in numpy's order.
     z (float64), tbits and scale (int64) are scratch arrays of length Q."""
     q = lg.shape[1]
@@ -619,17 +619,17 @@ def fast_classes(model: WaveNet, inputs: ModelInputs, uniforms: np.ndarray, temp
                  progress: ProgressFn | None = None, cancel: Callable[[], bool] | None = None, *,
                  return_logits: bool = False, threads: int | None = None, stop: StopFn | None = None,
                  guidance: float = 1.0):
-    """μ-law classes (B, T) int64 sampled with the shared rule of ``generate.sample_from_logits``.
+    """μ-law classes (B, T) int64 sampled with the shared rule of ``inputs.sample_from_logits``.
 
-    ``uniforms`` (B, T) float64 are the per-stream draws (``generate.stream_uniforms``).
+    ``uniforms`` (B, T) float64 are the per-stream draws (``inputs.stream_uniforms``).
     ``progress(done, total)`` is called between chunks (at most every 50 ms, and at the end);
-    ``cancel()`` returning True raises ``generate.Cancelled``, whose ``partial_classes`` (B, t) holds the
+    ``cancel()`` returning True raises ``inputs.Cancelled``, whose ``partial_classes`` (B, t) holds the
     samples made so far. ``threads``: streams are split
     over this many threads (default ``default_threads(B)``); the result does not depend on it.
     With ``return_logits=True`` returns ``(classes, logits)``, logits (B, 256, T) float32 laid
     out like the model's output: ``logits[..., t]`` is the distribution classes[:, t] was drawn from.
 
-    ``stop(t, classes)`` (early rejection, e.g. ``sampling.py``) is called after every chunk with
+    ``stop(t, classes)`` (early rejection, e.g. ``controls.sampling``) is called after every chunk with
     the samples done so far ``t`` and the (B, T) classes (columns ≥ t not generated yet); it
     returns None or a boolean (B,) array of streams to stop now. A stopped stream is no longer
     computed (the others are compacted, so it costs nothing from then on) and its row keeps
@@ -638,7 +638,7 @@ def fast_classes(model: WaveNet, inputs: ModelInputs, uniforms: np.ndarray, temp
     exactly the samples of a run without ``stop``). Not combinable with ``return_logits``.
 
     ``guidance`` ≠ 1 (classifier-free guidance, see ``generate``) runs every stream with a free
-    twin right after it (``generate.free_inputs``) and samples each pair from the guided logits;
+    twin right after it (``inputs.free_inputs``) and samples each pair from the guided logits;
     ``return_logits`` then gives the guided logits.
     """
     if guidance != 1.0:

@@ -130,7 +130,7 @@ PRESETS: dict[str, dict] = {
     "tiny": dict(latent_dim=8, hop_length=256, upsample_scales=(4, 8, 8), n_fft=512, encoder_hop=64,
                  encoder_channels=16, encoder_dilations=(1, 2, 4), layers_per_stack=4, stacks=1,
                  residual_channels=8, gate_channels=16, skip_channels=16, upsample_channels=8),
-    # the shipped `autoencoder`: ~40 minutes on one CPU thread
+    # the shipped `autoencoder`'s size (its card says how it was trained: minutes on a GPU, then a CPU fine-tune)
     "default": dict(),
 }
 

@@ -21,6 +21,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from ..audio_io import atomic_write_bytes
+from .autoencoder import AutoencoderConfig, WaveNetAutoencoder
 from .wavenet import WaveNet, WaveNetConfig
 
 WEIGHTS_NAME = "model.safetensors"
@@ -213,7 +214,7 @@ def validate_config(kind: str, raw: Any, source: str = "checkpoint"):
     count of the model it describes, counted on the ``meta`` device (shapes without storage), so
     nothing of the model's size is allocated before every check has passed.
     """
-    kinds = _model_kinds()
+    kinds = MODEL_KINDS
     if not isinstance(kind, str) or kind not in kinds:
         raise CheckpointError(f"{source}: unknown model kind {kind!r:.40}; train one with `wavenet train`.")
     if not isinstance(raw, dict):
@@ -245,14 +246,9 @@ def _meta_model(model_cls, config) -> torch.nn.Module:
 
 
 # ---- models ---------------------------------------------------------------------------------
-def _model_kinds() -> dict:
-    kinds = {"wavenet": (WaveNetConfig, WaveNet)}
-    try:  # the autoencoder registers itself when its module exists
-        from .autoencoder import AutoencoderConfig, WaveNetAutoencoder
-        kinds["autoencoder"] = (AutoencoderConfig, WaveNetAutoencoder)
-    except ImportError:
-        pass
-    return kinds
+# The checkpoint header's "kind" → (config class, model class).
+MODEL_KINDS: dict[str, tuple[type, type]] = {"wavenet": (WaveNetConfig, WaveNet),
+                                             "autoencoder": (AutoencoderConfig, WaveNetAutoencoder)}
 
 
 def save_model(model: torch.nn.Module, path: str | os.PathLike, training: dict | None = None) -> Path:
@@ -277,7 +273,7 @@ def load_model(name_or_path: str | os.PathLike, model_dir: str | os.PathLike | N
     path = resolve_path(name_or_path, model_dir)
     header = read_header(path)
     meta = header.get("__metadata__") or {}
-    kinds = _model_kinds()
+    kinds = MODEL_KINDS
     kind = meta.get("kind", "wavenet") if isinstance(meta, dict) else None
     if not isinstance(kind, str) or kind not in kinds or "config" not in meta:
         raise CheckpointError(f"{path.name}: not a WaveNet Control Studio checkpoint (kind {kind!r:.40}, "

@@ -380,7 +380,7 @@ PRESETS: dict[str, dict] = {
     # trains in seconds; for tests and smoke runs
     "tiny": dict(layers_per_stack=4, stacks=1, residual_channels=8, gate_channels=16, skip_channels=16,
                  instrument_embed_dim=4, upsample_channels=8, context_channels=8),
-    # learns the built-in corpus on a 2-core CPU in about an hour (the shipped `notes` model)
+    # the shipped `notes` model's size (its card says how it was trained: minutes on a GPU, then a CPU fine-tune)
     "default": dict(layers_per_stack=8, stacks=2, residual_channels=32, gate_channels=64, skip_channels=64),
     # the fixed benchmark config of public implementations: 20 layers, R32 / G64 / S128
     "reference": dict(layers_per_stack=10, stacks=2, residual_channels=32, gate_channels=64, skip_channels=128),
