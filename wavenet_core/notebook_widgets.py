@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 from collections import OrderedDict
 from pathlib import Path
@@ -19,7 +20,14 @@ from typing import Callable
 import numpy as np
 
 # Figures are drawn without pyplot and embedded as PNG, so they show whatever backend is active.
+# A low resolution keeps executed notebooks small (they are committed with their outputs); text is
+# enlarged instead (``readable``) so figures stay legible on a projector.
 DPI = 72
+READABLE_SCALE = 1.2      # text 20 % larger relative to each figure than in the studio (``readable``)
+MIN_FONT = 10.0           # points: no smaller text in a notebook figure (``readable``)
+JPEG_ABOVE = 20_000       # bytes: a figure whose PNG is larger is shown as a JPEG when that is smaller
+JPEG_QUALITY = 85
+KEY_FIGURES = "KEY FIGURES"   # marker of the JSON line a notebook prints with the numbers its text relies on
 
 
 def setup(threads: int | None = None) -> int:
@@ -32,24 +40,101 @@ def setup(threads: int | None = None) -> int:
 
 
 # ---- display ------------------------------------------------------------------------------------
-def figure_png(fig, dpi: int = DPI) -> bytes:
+def readable(fig, scale: float = READABLE_SCALE, min_size: float = MIN_FONT):
+    """Make a matplotlib figure legible on a projector: shrink its size by ``scale`` (text keeps its
+    point size, so drawn at ``DPI * scale`` the pixels are the same and the text ``scale`` times
+    larger relative to the figure), and raise any text smaller than ``min_size`` points to it
+    (ticks, legends). Returns the figure; ``figure_png`` applies it."""
+    from matplotlib.text import Text
+
+    w, h = fig.get_size_inches()
+    fig.set_size_inches(w / scale, h / scale)
+    for ax in fig.axes:
+        for which, axis in (("x", ax.xaxis), ("y", ax.yaxis)):
+            labels = axis.get_ticklabels()
+            if labels and labels[0].get_fontsize() < min_size:
+                ax.tick_params(axis=which, labelsize=min_size)
+    for text in fig.findobj(Text):
+        if text.get_text() and text.get_fontsize() < min_size:
+            text.set_fontsize(min_size)
+    return fig
+
+
+def figure_png(fig, dpi: int = DPI, scale: float = READABLE_SCALE) -> bytes:
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi)
+    readable(fig, scale).savefig(buf, format="png", dpi=dpi * scale)
     return buf.getvalue()
+
+
+def _rounded(value, digits: int):
+    if isinstance(value, float):
+        return None if not np.isfinite(value) else round(value, digits)
+    if isinstance(value, (np.floating, np.integer)):
+        return _rounded(value.item(), digits)
+    if isinstance(value, dict):
+        return {str(k): _rounded(v, digits) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_rounded(v, digits) for v in value]
+    return value
+
+
+def key_figures(figures: dict, digits: int = 3) -> dict:
+    """Print the numbers a notebook's text relies on as one JSON line after ``KEY_FIGURES``
+    (floats rounded to ``digits`` decimals, NaN as null), so ``tests/test_notebooks.py`` can check
+    the claims against the executed notebook. Returns the rounded dict."""
+    out = _rounded(dict(figures), digits)
+    print(f"{KEY_FIGURES} {json.dumps(out, sort_keys=True, ensure_ascii=False)}")
+    return out
+
+
+def read_key_figures(text: str) -> dict:
+    """The dicts printed by ``key_figures`` in ``text`` (a notebook's stdout), merged."""
+    out: dict = {}
+    for line in text.splitlines():
+        if line.startswith(KEY_FIGURES + " "):
+            out.update(json.loads(line[len(KEY_FIGURES) + 1:]))
+    return out
+
+
+def figure_image(fig, dpi: int = DPI, max_png_bytes: int = JPEG_ABOVE) -> tuple[bytes, str]:
+    """(image bytes, "png" or "jpeg") of a figure for a notebook: PNG, unless the PNG is over
+    ``max_png_bytes`` (spectrograms: noise-like pixels that PNG compresses badly) and a JPEG of it is
+    smaller — executed notebooks are committed, so their size matters."""
+    png = figure_png(fig, dpi)
+    if len(png) <= max_png_bytes:
+        return png, "png"
+    from PIL import Image as PILImage
+
+    buf = io.BytesIO()
+    PILImage.open(io.BytesIO(png)).convert("RGB").save(buf, format="JPEG", quality=JPEG_QUALITY, optimize=True)
+    jpeg = buf.getvalue()
+    return (jpeg, "jpeg") if len(jpeg) < len(png) else (png, "png")
 
 
 def show_figure(fig, dpi: int = DPI) -> None:
     from IPython.display import Image, display
 
-    display(Image(data=figure_png(fig, dpi)))
+    data, fmt = figure_image(fig, dpi)
+    display(Image(data=data, format=fmt))
 
 
 def audio_player(audio: np.ndarray, sample_rate: int, normalize: bool = False):
-    """An ``IPython.display.Audio`` of a mono clip; not normalised by default, so levels compare."""
-    from IPython.display import Audio
+    """An HTML5 player of a mono clip (samples,), embedded as 16-bit FLAC: about two thirds of a WAV's
+    size, lossless, and played by every current browser (executed notebooks are committed, so their
+    size matters). Not normalised by default, so levels compare; ``normalize`` scales the peak to 1."""
+    import base64
+
+    import soundfile as sf
+    from IPython.display import HTML
 
     y = np.clip(np.nan_to_num(np.asarray(audio, dtype=np.float32)), -1.0, 1.0)
-    return Audio(y, rate=sample_rate, normalize=normalize)
+    if normalize and np.abs(y).max() > 0:
+        y = y / np.abs(y).max()
+    buf = io.BytesIO()
+    sf.write(buf, y, int(sample_rate), format="FLAC", subtype="PCM_16")
+    data = base64.b64encode(buf.getvalue()).decode("ascii")
+    return HTML(f'<audio controls="controls" preload="none"><source src="data:audio/flac;base64,{data}" '
+                f'type="audio/flac" />your browser cannot play FLAC</audio>')
 
 
 def show_audio(audio: np.ndarray, sample_rate: int, title: str = "", normalize: bool = False) -> None:
@@ -137,14 +222,23 @@ def _error(message: str) -> dict:
 
 
 # ---- 02: conditioning ---------------------------------------------------------------------------
-def conditioned_clip(model, *, mix: dict[str, float] | None, pitch: float | None, loudness: float | None,
-                     adsr=None, seconds: float = 0.5, temperature: float = 1.0, seed: int = 0) -> np.ndarray:
-    """One clip from a conditioned WaveNet: a timbre mix (None: free), one pitch, a level and an envelope."""
-    from .controls.conditioning import Controls, model_inputs
-    from .generation.generate import generate
+def conditioned_controls(*, mix: dict[str, float] | None, pitch: float | None, loudness: float | None,
+                         adsr=None, seconds: float = 0.5):
+    """The ``Controls`` of one held note: a timbre mix (None or all zero: free), a pitch (MIDI), a
+    peak level (dB FS) and an envelope."""
+    from .controls.conditioning import Controls
 
     mix = {k: float(v) for k, v in (mix or {}).items() if v > 0} or None
-    controls = Controls(seconds=seconds, instrument=mix, pitch=pitch, loudness=loudness, adsr=adsr)
+    return Controls(seconds=seconds, instrument=mix, pitch=pitch, loudness=loudness, adsr=adsr)
+
+
+def conditioned_clip(model, *, mix: dict[str, float] | None, pitch: float | None, loudness: float | None,
+                     adsr=None, seconds: float = 0.5, temperature: float = 1.0, seed: int = 0) -> np.ndarray:
+    """One clip (samples,) from a conditioned WaveNet: a timbre mix (None: free), one pitch, a level and an envelope."""
+    from .controls.conditioning import model_inputs
+    from .generation.generate import generate
+
+    controls = conditioned_controls(mix=mix, pitch=pitch, loudness=loudness, adsr=adsr, seconds=seconds)
     return generate(model, model_inputs(controls, model.config), temperature=temperature, seed=seed)[0]
 
 
@@ -152,10 +246,13 @@ def conditioning_explorer(model, seconds: float = 0.5, seed: int = 0, instrument
                           show: bool = True):
     """Sliders for the instrument mix, pitch, level, ADSR envelope and temperature of a conditioned
     WaveNet. Each change generates ``seconds`` of audio and shows it with its waveform, spectrogram
-    and the pitch/level measured on it. ``w.result``: dict with audio, asked and measured."""
+    and the verdict on it (``controls.verdict.judge``: pitch, level over the asked sounding frames,
+    sounding time, timbre heard). ``w.result``: dict with audio, asked, measured (``describe()``),
+    controls and verdict."""
     from ipywidgets import FloatSlider, IntSlider, interactive
 
     from .controls.conditioning import ADSR
+    from .controls.verdict import judge, known_pitch_range
     from .measure.descriptors import describe
 
     cfg = model.config
@@ -183,14 +280,17 @@ def conditioning_explorer(model, seconds: float = 0.5, seed: int = 0, instrument
         def make():
             try:
                 env = ADSR(attack, decay, sustain, release)
+                controls = conditioned_controls(mix=mix, pitch=pitch, loudness=level, adsr=env, seconds=seconds)
                 audio = conditioned_clip(model, mix=mix, pitch=pitch, loudness=level, adsr=env, seconds=seconds,
                                          temperature=temperature, seed=seed)
             except ValueError as e:
                 return {"error": str(e)}
             measured = describe(audio, cfg.sample_rate, cfg.hop_length)
+            verdict = judge(audio, controls, cfg, known_range=known_pitch_range(model))
             asked = {"mix": {k: v for k, v in mix.items() if v > 0} or "free", "pitch": pitch, "loudness": level,
                      "adsr": env, "temperature": temperature}
-            return {"audio": audio, "sample_rate": cfg.sample_rate, "asked": asked, "measured": measured}
+            return {"audio": audio, "sample_rate": cfg.sample_rate, "asked": asked, "measured": measured,
+                    "controls": controls, "verdict": verdict}
         result = cache.get(key, make)
         if show:
             show_result(result)
@@ -201,20 +301,37 @@ def conditioning_explorer(model, seconds: float = 0.5, seed: int = 0, instrument
     return w
 
 
+def show_verdict(verdict, notes: bool = True) -> None:
+    """A ``controls.verdict.Verdict`` as the studio shows it: the headline, one row per requested
+    property (asked, measured — compared over the same frames —, met), the per-note table of a
+    melody, and the next step when something was missed."""
+    from IPython.display import HTML, display
+
+    mark = {True: "✓ met", False: "✗ missed", None: "– not judged"}
+    display(HTML(f"<b>{verdict.headline}</b>"))
+    show_table([[c.name, c.asked, c.measured, mark[c.met]] for c in verdict.checks],
+               ["property", "asked", "measured", "verdict"])
+    if notes and len(verdict.notes) > 1:
+        show_table([n.row() for n in verdict.notes], ["note", "asked", "measured", "cents off", "in tune"])
+    if verdict.next_step:
+        display(HTML(f"Next step: {verdict.next_step}"))
+
+
 def show_result(result: dict) -> None:
-    """Show an explorer's result: the clip, its figures, and asked vs measured pitch and level."""
+    """Show an explorer's result: the clip, its figures, and the verdict (asked vs measured pitch,
+    level, sounding time and timbre), then two measurements nothing asked for."""
     if "error" in result:
         _error(result["error"])
         return
     sr = result["sample_rate"]
     show_clip(result["audio"], sr)
-    asked, measured = result.get("asked", {}), result.get("measured")
+    if result.get("verdict") is not None:
+        show_verdict(result["verdict"])
+    measured = result.get("measured")
     if measured:
-        rows = [["pitch (MIDI)", asked.get("pitch"), measured["pitch"]],
-                ["level (dB)", asked.get("loudness"), measured["loudness"]],
-                ["brightness (Hz)", None, measured["brightness"]],
-                ["voiced fraction", None, measured["voiced_fraction"]]]
-        show_table(rows, ["", "asked", "measured"])
+        show_table([["brightness (spectral centroid, Hz)", measured["brightness"]],
+                    ["voiced fraction of the sounding frames", measured["voiced_fraction"]]],
+                   ["not asked for, measured", "value"])
 
 
 # ---- 04: autoencoder ----------------------------------------------------------------------------
