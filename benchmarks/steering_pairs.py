@@ -31,7 +31,7 @@ from wavenet_core import load_model  # noqa: E402
 from wavenet_core.controls.autoencoder import clip_f0, decode, encode  # noqa: E402
 from wavenet_core.data.corpus import NoteCorpus  # noqa: E402
 from wavenet_core.measure.descriptors import describe  # noqa: E402
-from wavenet_core.controls.steering import steer  # noqa: E402
+from wavenet_core.controls.steering import steer, steering_targets  # noqa: E402
 
 
 def pair_targets(start: dict) -> dict[str, list[str]]:
@@ -61,6 +61,14 @@ def main(argv: list[str] | None = None) -> None:
         f0 = clip_f0(model, clip.audio) if excite else None
         start = describe(decode(model, z, seed=args.seed, f0=f0), sr, pitch=False)
         for kind, targets in pair_targets(start).items():
+            try:
+                steering_targets(targets)
+            except ValueError as e:      # e.g. "quieter" than a start that already decodes at the -80 dB floor
+                rows.append({"clip": clip.name, "kind": kind, "targets": targets, "met": False, "held": None,
+                             "success": False, "moved_untargeted": [], "decodes": 0, "latent_distance": 0.0,
+                             "start_distance": None, "distance": None, "closer": False, "impossible": str(e)})
+                print(f"{clip.name:28s} {kind:20s} miss (not steerable: {e})", flush=True)
+                continue
             r = steer(model, z, targets, budget=args.budget, seed=args.seed, seeds=args.seeds, f0=f0)
             rows.append({"clip": clip.name, "kind": kind, "targets": targets, "met": r.met, "held": r.held,
                          "success": r.success, "moved_untargeted": r.moved_untargeted, "decodes": r.decodes,
@@ -70,6 +78,8 @@ def main(argv: list[str] | None = None) -> None:
             print(f"{clip.name:28s} {kind:20s} {'met ' if r.met else 'miss'} "
                   f"{'held' if r.held else 'MOVED ' + ','.join(r.moved_untargeted)} decodes {r.decodes:2d} "
                   f"moved {r.latent_distance:.2f} std  distance {r.start_distance:.3f} → {r.distance:.3f}", flush=True)
+            if args.out:                 # partial results survive an interrupted run
+                Path(args.out).write_text(json.dumps({"summary": None, "pairs": rows}, indent=1))
     wall = time.perf_counter() - t0
     met = [r for r in rows if r["met"]]
     ok = [r for r in rows if r["success"]]
@@ -77,10 +87,11 @@ def main(argv: list[str] | None = None) -> None:
                "met": len(met), "met_share": len(met) / len(rows),
                "pitch_held_share": sum("pitch" not in r["moved_untargeted"] for r in rows) / len(rows),
                "noisiness_held_share": sum("noisiness" not in r["moved_untargeted"] for r in rows) / len(rows),
+               "impossible": sum("impossible" in r for r in rows),
                "median_decodes": float(np.median([r["decodes"] for r in rows])),
                "median_latent_distance": float(np.median([r["latent_distance"] for r in rows])),
                "median_latent_distance_met": float(np.median([r["latent_distance"] for r in met])) if met else None,
-               "closer": sum(r["closer"] for r in rows), "budget": args.budget, "wall_seconds": round(wall, 1),
+               "closer": sum(r["closer"] for r in rows), "budget": args.budget, "clips": len(clips), "wall_seconds": round(wall, 1),
                "by_kind": {k: sum(r["success"] for r in rows if r["kind"] == k)
                            for k in pair_targets({"brightness": 0, "loudness": 0})}}
     print(json.dumps(summary, indent=1))
