@@ -1,4 +1,7 @@
-"""Audio descriptors shared by the corpus labels, evaluation, sampling and plots.
+"""Measurement of audio, one definition each: frame loudness, the pitch tracker (``pitch_track``),
+Hz <-> MIDI, brightness, spectral features, onsets, whole-clip descriptors (``describe``) and
+per-frame comparison with a reference. Used by the corpus labels, the controls, evaluation, the
+studio, the notebooks and plots alike.
 
 Numpy/librosa only: nothing here knows about the model.
 """

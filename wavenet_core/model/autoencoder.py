@@ -1,4 +1,4 @@
-"""A small WaveNet autoencoder (after NSynth, Engel et al. 2017) and its manipulation API.
+"""A small WaveNet autoencoder (after NSynth, Engel et al. 2017): the network and its config.
 
 Model
 -----
@@ -23,12 +23,10 @@ Model
   the decoder still sees only the latent.
 * **PCA** — principal directions of latents over a corpus, stored as buffers ``pca.mean``,
   ``pca.components`` (rows orthonormal) and ``pca.std`` inside the same checkpoint, fitted by
-  ``fit_pca`` (``wavenet train`` does it after the last step).
+  ``controls.autoencoder.finish_training`` (``wavenet train`` calls it after the last step).
 
-Manipulation API (numpy in, numpy out; latents are float32 arrays of shape (frames, dims))
-------------------------------------------------------------------------------------------
-``encode``, ``decode``, ``reconstruct``, ``edit`` (the sliders), ``interpolate``, ``morph``,
-``latent_pitch`` / ``shift_pitch`` (the pitch probe), ``save_latent`` / ``load_latent``. See docs/autoencoder.md.
+The manipulation API (``encode``, ``decode``, ``reconstruct``, ``edit``, ``interpolate``,
+``morph``, the pitch probe, latent files) is ``controls/autoencoder.py``; see docs/autoencoder.md.
 """
 from __future__ import annotations
 
