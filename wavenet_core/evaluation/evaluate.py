@@ -842,7 +842,8 @@ def evaluate_model(name_or_path: str, *, out: str | Path | None = None, seed: in
                    save_audio: str | Path | None = None, log: Callable = print, guidance: float = 1.0) -> dict:
     """Evaluate a checkpoint by its kind; writes the JSON report to ``out`` when given.
 
-    WaveNets get ``evaluate_wavenet``; autoencoders ``autoencoder_eval.evaluate_autoencoder`` with
+    WaveNets get ``evaluate_wavenet``, its plan played by the corpus the checkpoint's training info
+    names (``plan_source``: the SoundFont for ``--data soundfont``, else the built-in corpus); autoencoders ``autoencoder_eval.evaluate_autoencoder`` with
     seed, quick, temperature and method — ``batch`` (other than the default), ``guidance`` (other than
     1) and ``save_audio`` do not apply to it and are refused rather than dropped."""
     from ..audio_io import atomic_write_bytes
