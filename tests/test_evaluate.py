@@ -350,3 +350,10 @@ def test_evaluate_a_model_trained_on_the_soundfont(tmp_path):
     table = format_table(report)
     assert "velocity 40/80/120: brightness rises" in table and "transfer: recording's voiced frames" in table
     assert "quick plan on the soundfont" in table
+
+
+def test_classifier_corpus_is_named_by_the_instruments():
+    from wavenet_core.measure.timbre import classifier_corpus
+    assert classifier_corpus(INSTRUMENTS[:2]) == "notes" and classifier_corpus(("piano", "violin")) == "soundfont"
+    with pytest.raises(ValueError, match="no corpus plays"):
+        classifier_corpus(("pluck", "piano"))

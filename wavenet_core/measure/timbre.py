@@ -52,6 +52,21 @@ def classifier_notes(corpus: str, names: tuple[str, ...], sample_rate: int, hop:
     raise ValueError(f"unknown corpus {corpus!r}; choose from: {', '.join(CORPORA)}")
 
 
+def classifier_corpus(names: tuple[str, ...]) -> str:
+    """The corpus that plays every one of ``names``: "notes" (the built-in synthetic instruments) or
+    "soundfont" (the sampled ones); a one-line ValueError when neither does. For callers that know a
+    model's instrument names but not its training data (the evaluation decides by the training info)."""
+    from ..data.corpus import INSTRUMENTS
+    from ..data.soundfont import INSTRUMENT_NAMES
+
+    if names and all(n in INSTRUMENTS for n in names):
+        return "notes"
+    if names and all(n in INSTRUMENT_NAMES for n in names):
+        return "soundfont"
+    raise ValueError(f"no corpus plays all of {', '.join(names) or 'no instruments'}; the timbre classifier knows "
+                     f"{', '.join(INSTRUMENTS)} or {', '.join(INSTRUMENT_NAMES)}")
+
+
 class TimbreClassifier:
     """Nearest centroid on MFCC statistics (``mfcc_stats``), distances in the (shrunk) pooled
     within-class metric, fitted on ``size`` notes of the corpus ``corpus`` with seed ``seed``.
