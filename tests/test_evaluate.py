@@ -357,3 +357,15 @@ def test_classifier_corpus_is_named_by_the_instruments():
     assert classifier_corpus(INSTRUMENTS[:2]) == "notes" and classifier_corpus(("piano", "violin")) == "soundfont"
     with pytest.raises(ValueError, match="no corpus plays"):
         classifier_corpus(("pluck", "piano"))
+
+
+def test_measuring_in_several_processes_gives_the_same_records():
+    """`wavenet evaluate --jobs 2` spreads pitch tracking over processes; the records must not change."""
+    from wavenet_core.evaluation.evaluate import measure_all
+    reqs = [note_request("notes", inst, midi, -12.0, 0, SR, HOP) for inst, midi in (("saw", 55), ("organ", 62), ("pluck", 48))]
+    items = [(corpus_clip(r, SR, HOP), r, True) for r in reqs]
+    items.append((np.zeros(SR, np.float32), reqs[0], False))
+    one = measure_all(items, SR, HOP, None, jobs=1)
+    two = measure_all(items, SR, HOP, None, jobs=2)
+    assert json.dumps(one, sort_keys=True, default=str) == json.dumps(two, sort_keys=True, default=str)
+    assert one[0]["within_50"] and one[-1]["silent"]

@@ -57,6 +57,7 @@ def _evaluate_args(p):
                    help="conditioning strength (classifier-free guidance): 1 plain, >1 follows the controls harder")
     p.add_argument("--reference", action="store_true", help="use the slow reference sampler")
     p.add_argument("--save-audio", default=None, metavar="DIR", help="also write every generated clip here")
+    p.add_argument("--jobs", type=int, default=1, help="processes that measure the clips (same figures for any number)")
 
 
 @command("evaluate", "measure how well a model obeys its controls; writes a JSON report", _evaluate_args)
@@ -68,7 +69,7 @@ def cmd_evaluate(args):
     report = evaluate_model(args.model, out=args.out, seed=args.seed, quick=args.quick, batch=args.batch,
                             temperature=args.temperature, method="reference" if args.reference else None,
                             guidance=args.guidance,
-                            save_audio=args.save_audio, log=log)
+                            save_audio=args.save_audio, log=log, jobs=args.jobs)
     if "metrics" in report and report.get("model_kind", "wavenet") == "wavenet":
         print(format_table(report))
     else:

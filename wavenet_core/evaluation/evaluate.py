@@ -748,16 +748,42 @@ def plan_source(model, instruments: tuple[str, ...] | None = None) -> PlanSource
     return CorpusPlan(names, cfg.sample_rate, cfg.hop_length)
 
 
+_WORKER: dict = {}
+
+
+def _worker_init(sample_rate: int, hop: int, classifier) -> None:
+    _WORKER.update(sample_rate=sample_rate, hop=hop, classifier=classifier)
+
+
+def _worker_measure(audio: np.ndarray, req: Request, judged: bool) -> dict:
+    return measure(audio, req, _WORKER["sample_rate"], _WORKER["hop"], _WORKER["classifier"] if judged else None)
+
+
+def measure_all(items: list[tuple[np.ndarray, Request, bool]], sample_rate: int, hop: int, classifier,
+                jobs: int = 1) -> list[dict]:
+    """``measure`` over (audio, request, judge timbre?) items, in ``jobs`` processes when above 1.
+    Each clip's record is a pure function of its audio and request, so the records (in order) are
+    the same for any ``jobs``; pitch tracking dominates the evaluation's time and parallelises."""
+    if jobs <= 1 or len(items) < 2:
+        return [measure(a, r, sample_rate, hop, classifier if judged else None) for a, r, judged in items]
+    import multiprocessing
+    # spawn, not fork: the parent has numba and torch thread pools running
+    with multiprocessing.get_context("spawn").Pool(jobs, _worker_init, (sample_rate, hop, classifier)) as pool:
+        return pool.starmap(_worker_measure, items, chunksize=max(1, len(items) // (8 * jobs)))
+
+
 def evaluate_wavenet(model, *, seed: int = 0, quick: bool = False, batch: int = DEFAULT_BATCH,
                      temperature: float = 1.0, method: str | None = None, ceiling: bool = True,
                      save_audio: str | Path | None = None, log: Callable = print, guidance: float = 1.0,
                      seeds: int = N_SEEDS, transform: Callable | None = None,
-                     instruments: tuple[str, ...] | None = None, classifier_size: int = CLASSIFIER_SIZE) -> dict:
+                     instruments: tuple[str, ...] | None = None, classifier_size: int = CLASSIFIER_SIZE,
+                     jobs: int = 1) -> dict:
     """Generate the evaluation plan with ``model`` (``seeds`` runs, or the quick plan once) and measure
     it; returns the report dict (``metrics``: means over runs, ``ci95``, ``ceiling``, ``passed``,
     ``per_seed``, ``quick``, ``clips``). The plan is played by the corpus the model was trained on
     (``plan_source``); ``instruments`` narrows it to some of the model's instruments and
-    ``classifier_size`` sets the timbre classifier's notes (tests use both to stay small)."""
+    ``classifier_size`` sets the timbre classifier's notes (tests use both to stay small); ``jobs``
+    processes measure the clips (the figures do not depend on it)."""
     if batch < 1:
         raise ValueError(f"--batch must be at least 1; got {batch}.")
     if not 1 <= seeds <= 10:
@@ -791,22 +817,29 @@ def evaluate_wavenet(model, *, seed: int = 0, quick: bool = False, batch: int = 
                 done.add(name)
     log(f"fitting the timbre classifier on {source.kind} notes")
     classifier = source.classifier(classifier_size)
-    log("measuring")
+    log(f"measuring ({jobs} process{'es' if jobs > 1 else ''})")
+    flat = measure_all([(a, r, True) for r, a in zip(every, audio)], sr, hop, classifier, jobs)
     records: dict = {}
     pos = 0
     for key, plan in plans.items():
-        records[key] = [measure(a, r, sr, hop, classifier) for r, a in zip(plan, audio[pos: pos + len(plan)])]
+        records[key] = flat[pos: pos + len(plan)]
         pos += len(plan)
     per_seed = [summarise(records[k]) for k in run_ids]
     ceil_runs = None
     if ceiling:
         log(f"measuring the {source.kind} ceiling")
-        ceil_runs = []
+        items, sizes = [], []
         for k in run_ids:
-            recs = [measure(source.ceiling(r), r, sr, hop, classifier) for r in plans[k] if r.row not in ("free", "transfer")]
+            mine = [(source.ceiling(r), r, True) for r in plans[k] if r.row not in ("free", "transfer")]
             n_free = sum(r.row == "free" for r in plans[k])
-            recs += [measure(a, Request("free", None, -1, NOTE_SECONDS), sr, hop) for a in source.free_clips(k, n_free)]
-            ceil_runs.append(summarise(recs))
+            mine += [(a, Request("free", None, -1, NOTE_SECONDS), False) for a in source.free_clips(k, n_free)]
+            items += mine
+            sizes.append(len(mine))
+        flat = measure_all(items, sr, hop, classifier, jobs)
+        ceil_runs = []
+        for n in sizes:
+            ceil_runs.append(summarise(flat[:n]))
+            flat = flat[n:]
         for m, c in zip(per_seed, ceil_runs):
             ok = m["timbre_accuracy"] is not None and c["timbre_accuracy"]
             m["timbre_vs_ceiling"] = m["timbre_accuracy"] / c["timbre_accuracy"] if ok else None
@@ -839,7 +872,8 @@ def evaluate_wavenet(model, *, seed: int = 0, quick: bool = False, batch: int = 
 
 def evaluate_model(name_or_path: str, *, out: str | Path | None = None, seed: int = 0, quick: bool = False,
                    batch: int = DEFAULT_BATCH, temperature: float = 1.0, method: str | None = None,
-                   save_audio: str | Path | None = None, log: Callable = print, guidance: float = 1.0) -> dict:
+                   save_audio: str | Path | None = None, log: Callable = print, guidance: float = 1.0,
+                   jobs: int = 1) -> dict:
     """Evaluate a checkpoint by its kind; writes the JSON report to ``out`` when given.
 
     WaveNets get ``evaluate_wavenet``, its plan played by the corpus the checkpoint's training info
@@ -852,7 +886,7 @@ def evaluate_model(name_or_path: str, *, out: str | Path | None = None, seed: in
     kind = load_checkpoint_metadata(name_or_path).get("kind", "wavenet")
     if kind == "autoencoder":
         refused = [flag for flag, given in (("--batch", batch != DEFAULT_BATCH), ("--guidance", guidance != 1.0),
-                                            ("--save-audio", bool(save_audio))) if given]
+                                            ("--save-audio", bool(save_audio)), ("--jobs", jobs != 1)) if given]
         if refused:
             raise ValueError(f"{' and '.join(refused)} {'do' if len(refused) > 1 else 'does'} not apply to an "
                              "autoencoder's evaluation (it reconstructs held-out corpus clips); leave "
@@ -864,7 +898,7 @@ def evaluate_model(name_or_path: str, *, out: str | Path | None = None, seed: in
     elif kind == "wavenet":
         report = evaluate_wavenet(load_model(name_or_path), seed=seed, quick=quick, batch=batch,
                                   temperature=temperature, method=method, save_audio=save_audio, log=log,
-                                  guidance=guidance)
+                                  guidance=guidance, jobs=jobs)
     else:
         raise ValueError(f"{name_or_path}: a {kind!r} checkpoint has no evaluation; evaluate a wavenet or an autoencoder.")
     report = {"model": str(name_or_path), **json_safe(report, digits=4)}
