@@ -194,6 +194,17 @@ def test_progress_and_cancel(small_chunks, monkeypatch):
     assert seen and seen[-1] < n
 
 
+@pytest.mark.parametrize("method", ["fast", "reference"])
+def test_on_audio_hands_on_the_samples_as_made(small_chunks, method):
+    model = make_model("both")
+    n = 900
+    blocks = []
+    out = generate(model, make_inputs(model, 2, n), seed=3, batch=2, method=method, on_audio=blocks.append)
+    assert len(blocks) > 2 and all(b.shape[0] == 2 and b.dtype == np.float32 for b in blocks)
+    np.testing.assert_array_equal(np.concatenate(blocks, axis=1), out)
+    np.testing.assert_array_equal(out, generate(model, make_inputs(model, 2, n), seed=3, batch=2, method=method))
+
+
 def test_bad_inputs_raise_one_line_errors():
     model = make_model("local")
     with pytest.raises(ValueError, match="needs local_cond"):

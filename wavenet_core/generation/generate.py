@@ -34,8 +34,10 @@ from .inputs import (MAX_BATCH, MAX_BATCH_SAMPLES, Cancelled, ModelInputs, Progr
 @torch.no_grad()
 def reference_classes(model: WaveNet, inputs: ModelInputs, uniforms: np.ndarray, temperature: float,
                       progress: ProgressFn | None = None, cancel: Callable[[], bool] | None = None,
-                      guidance: float = 1.0) -> np.ndarray:
-    """Sliding-window sampling with the model's forward pass: O(receptive field) per sample."""
+                      guidance: float = 1.0, tap: Callable[[int, np.ndarray], None] | None = None) -> np.ndarray:
+    """Sliding-window sampling with the model's forward pass: O(receptive field) per sample.
+    ``tap(t, classes)`` is called every 256 samples and at the end with the (B, T) classes, of
+    which the first t are made."""
     cfg = model.config
     batch, n = uniforms.shape
     # The window covers the dilated stack, the context stack and the upsampler's spread, and
@@ -70,6 +72,8 @@ def reference_classes(model: WaveNet, inputs: ModelInputs, uniforms: np.ndarray,
             logits = guided_logits(logits, window_logits(window, free, w0, t), guidance)
         x[:, t] = torch.from_numpy(sample_from_logits(logits.numpy(), uniforms[:, t], temperature))
         if (t + 1) % 256 == 0 or t + 1 == n:
+            if tap is not None:
+                tap(t + 1, x.numpy())
             if progress is not None:
                 progress(t + 1, n)
             if cancel is not None and cancel():
@@ -79,11 +83,15 @@ def reference_classes(model: WaveNet, inputs: ModelInputs, uniforms: np.ndarray,
 
 def generate(model: WaveNet, inputs: ModelInputs, *, temperature: float = 1.0, seed: int | Sequence[int] = 0,
              batch: int | None = None, method: str = "fast", progress: ProgressFn | None = None,
-             cancel: Callable[[], bool] | None = None, guidance: float = 1.0) -> np.ndarray:
+             cancel: Callable[[], bool] | None = None, guidance: float = 1.0,
+             on_audio: Callable[[np.ndarray], None] | None = None) -> np.ndarray:
     """Sample audio: returns float32 (batch, n_samples) in [-1, 1].
 
     ``seed`` is one int (stream b uses seed + b) or one seed per stream. ``guidance``: the
-    conditioning strength (see the module notes; 1 = plain conditioning).
+    conditioning strength (see the module notes; 1 = plain conditioning). ``on_audio(block)``
+    receives each new block of samples as soon as it is made, float32 (batch, k) — after every
+    chunk of the fast generator, every 256 samples of the reference one; the blocks, joined,
+    are the returned audio (for playing while generating). It does not change the samples.
     """
     seeds = [int(s) for s in seed] if isinstance(seed, (list, tuple, np.ndarray)) else None
     batch = batch or (len(seeds) if seeds else inputs.batch)
@@ -99,11 +107,23 @@ def generate(model: WaveNet, inputs: ModelInputs, *, temperature: float = 1.0, s
     inputs = inputs.expand(batch)
     uniforms = stream_uniforms(seeds, inputs.n_samples)
     model.eval()
+    sent = 0
+
+    def tap(t: int, classes: np.ndarray) -> None:
+        """Hand on the samples made since the last call (a stop hook that never stops a stream)."""
+        nonlocal sent
+        if t > sent:
+            on_audio(mu_law_decode(classes[:, sent:t]))
+            sent = t
+
+    hook = tap if on_audio is not None else None
     if method == "reference":
-        classes = reference_classes(model, inputs, uniforms, temperature, progress, cancel, guidance=guidance)
+        classes = reference_classes(model, inputs, uniforms, temperature, progress, cancel, guidance=guidance, tap=hook)
     elif method == "fast":
         from .fast import fast_classes
-        classes = fast_classes(model, inputs, uniforms, temperature, progress, cancel, guidance=guidance)
+        classes = fast_classes(model, inputs, uniforms, temperature, progress, cancel, guidance=guidance, stop=hook)
     else:
         raise ValueError(f"Unknown generation method {method!r}; use 'fast' or 'reference'.")
+    if hook is not None:
+        hook(classes.shape[1], classes)
     return mu_law_decode(classes)
