@@ -9,7 +9,6 @@ a small cache keyed by the slider values, so showing the default result again co
 """
 from __future__ import annotations
 
-import csv
 import io
 import json
 import os
@@ -375,12 +374,14 @@ def latent_explorer(model, audio: np.ndarray, n_directions: int = 4, seed: int =
 
 # ---- 05: training -------------------------------------------------------------------------------
 def read_training_log(run_dir: str | os.PathLike) -> list[dict]:
-    """Rows of a run folder's log.csv as dicts of floats (for ``plots.training_curves_figure``)."""
+    """Rows of a run folder's log.csv as dicts of floats (for ``plots.training_curves_figure``):
+    ``training.log.read_log``, with a message that says what to do when there is no log yet."""
+    from .training.log import read_log
+
     path = Path(run_dir) / "log.csv"
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no training log yet; train first.")
-    with open(path) as f:
-        return [{k: float(v) for k, v in r.items()} for r in csv.DictReader(f)]
+    return read_log(path)
 
 
 # ---- 03: sampling -------------------------------------------------------------------------------
