@@ -167,10 +167,13 @@ CLASSIFIER_NOTES = 120      # notes the sampler's timbre classifier is fitted on
 
 def sampler_classifier(names: Sequence[str], sample_rate: int, size: int = CLASSIFIER_NOTES):
     """The timbre classifier of the sampler and the verdict: ``measure.timbre.timbre_classifier``
-    at the default hop, fitted on ``size`` notes of the built-in corpus (once per process)."""
-    from ...measure.timbre import timbre_classifier
+    at the default hop, fitted on ``size`` notes of the corpus that plays ``names`` (the built-in
+    one or the SoundFont's; ``classifier_corpus``), once per process. A one-line ValueError when
+    no corpus plays them all."""
+    from ...measure.timbre import classifier_corpus, timbre_classifier
 
-    return timbre_classifier(tuple(names), sample_rate, default_hop(sample_rate), size=size)
+    names = tuple(names)
+    return timbre_classifier(names, sample_rate, default_hop(sample_rate), corpus=classifier_corpus(names), size=size)
 
 
 def measure_clip(audio: np.ndarray, sample_rate: int, *, pitch: bool = True, novelty_index: NoveltyIndex | None = None,
