@@ -673,3 +673,58 @@ def test_default_model_is_the_best_measured(tmp_path, model_dir):
     assert shelf.default("wavenet") == "a"
     (tmp_path / "a" / "eval.json").write_text("{not json")                # unreadable: counted as unmeasured
     assert shelf.default("wavenet") == "c"
+
+
+def test_autoencoder_pitch_control(client):
+    """Keep / transpose / flatten: refused with a clear line for an autoencoder whose pitch comes from its
+    code (the tiny one); on a pitch-aware one the decoder follows the planned pitch track."""
+    with pytest.raises(AppError, match="takes its pitch from the code"):
+        client.predict("tiny-ae", _example(0), None, 1.0, 0, "transpose", 3, "C4", api_name="/reconstruct")
+    with pytest.raises(AppError, match="not in the list of choices"):                # the radio refuses it
+        client.predict("tiny-ae", _example(0), None, 1.0, 0, "sideways", 3, "C4", api_name="/reconstruct")
+
+
+def test_pitch_plan_on_a_pitch_aware_autoencoder():
+    from wavenet_core.controls import autoencoder as ae
+    from wavenet_core.studio.autoencoder import DecodeRequest, corpus_examples, has_pitch_control, pitch_plan
+    try:
+        model = load_model("autoencoder")
+    except Exception:  # noqa: BLE001 - the shipped model is optional in a checkout
+        pytest.skip("the shipped autoencoder is not installed")
+    if not has_pitch_control(model):
+        pytest.skip("the shipped autoencoder has no excitation")
+    clip = next(iter(corpus_examples(model.config.sample_rate).values()))
+    f0 = ae.clip_f0(model, clip)
+    voiced = f0 > 0
+    assert voiced.any()
+    keep = pitch_plan(model, DecodeRequest(pitch_control="keep"), clip)
+    up = pitch_plan(model, DecodeRequest(pitch_control="transpose", transpose=12), clip)
+    flat = pitch_plan(model, DecodeRequest(pitch_control="flatten", flatten_to="A4"), clip)
+    np.testing.assert_allclose(keep, f0, rtol=1e-6)
+    np.testing.assert_allclose(up[voiced], 2 * f0[voiced], rtol=1e-5)
+    np.testing.assert_allclose(flat[voiced], 440.0, rtol=1e-5)
+    assert not up[~voiced].any() and not flat[~voiced].any()
+    with pytest.raises(ValueError, match="Transpose must be between -24 and 24"):
+        pitch_plan(model, DecodeRequest(pitch_control="transpose", transpose=30), clip)
+
+
+def test_slider_labels_name_what_each_direction_moves(app):
+    from wavenet_core.studio.autoencoder import slider_labels
+    demo, _ = app
+    labels = slider_labels(demo.studio.shelf.get("tiny-ae", kind="autoencoder"))
+    assert labels and all(lb.startswith(f"direction {k + 1}") and "% of variance" in lb for k, lb in enumerate(labels))
+    assert all("r = " in lb or "mixed" in lb for lb in labels)          # measured: a correlation, or "mixed"
+
+
+def test_sixteen_instruments_fit_the_timbre_mix(app):
+    """The `instruments` model names 16 instruments: the page has a slider for each, and a mix of all 16
+    is normalised like any other."""
+    from wavenet_core.studio.generate import normalise_mix
+    from wavenet_core.studio.server import MAX_MIX_SLIDERS
+    demo, _ = app
+    sliders = [b for b in demo.blocks.values() if str(getattr(b, "elem_id", "") or "").startswith("mix-")]
+    assert len(sliders) == MAX_MIX_SLIDERS >= 16
+    names = [f"instrument{i}" for i in range(16)]
+    mix = normalise_mix({n: i + 1 for i, n in enumerate(names)}, names)
+    assert set(mix) == set(names) and sum(mix.values()) == pytest.approx(1.0)
+    assert mix["instrument15"] == pytest.approx(16 / 136)

@@ -57,7 +57,7 @@ class GenerateRequest(PageRequest):
     strength: Any = 1.0
 
 
-def _normalise_mix(mix, names: list[str]) -> dict[str, float]:
+def normalise_mix(mix, names: list[str]) -> dict[str, float]:
     if mix is None:
         mix = {}
     if not isinstance(mix, dict):
@@ -75,7 +75,7 @@ def _normalise_mix(mix, names: list[str]) -> dict[str, float]:
     return {k: w / total for k, w in out.items()}
 
 
-def _envelope(attack, decay, sustain, release):
+def adsr_envelope(attack, decay, sustain, release):
     values = (number(attack, "Attack", 0, 5000, " ms") / 1000, number(decay, "Decay", 0, 5000, " ms") / 1000,
               number(sustain, "Sustain", -60, 0, " dB"), number(release, "Release", 0, 5000, " ms") / 1000)
     from ..controls.conditioning import ADSR
@@ -94,7 +94,7 @@ def conditioning_controls(config, r: GenerateRequest, max_seconds: float = serve
     elif r.instrument == MIX:
         if not names:
             raise ValueError("This model has no instruments to mix; choose 'let the model choose'.")
-        kw["instrument"] = _normalise_mix(r.mix, names)
+        kw["instrument"] = normalise_mix(r.mix, names)
         label.append("mix")
     elif r.instrument in names:
         kw["instrument"] = r.instrument
@@ -145,7 +145,7 @@ def conditioning_controls(config, r: GenerateRequest, max_seconds: float = serve
             asked["loudness"] = f"{kw['loudness']:.1f} dB"
     elif loudness_mode == "envelope":
         kw["loudness"] = number(r.level, "Peak loudness", -60, 0, " dB")
-        kw["adsr"] = _envelope(r.attack, r.decay, r.sustain, r.release)
+        kw["adsr"] = adsr_envelope(r.attack, r.decay, r.sustain, r.release)
 
     expression = {"glide": (r.glide, "Glide", 0, 2000, " ms", 1e-3),
                   "vibrato_depth": (r.vibrato_depth, "Vibrato depth", 0, 200, " cents", 1.0),
