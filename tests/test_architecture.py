@@ -145,11 +145,6 @@ def find_cycle() -> list[str] | None:
 # failure that says to delete the entry here.
 KNOWN_WALL_BREAKS: dict[tuple[str, str], str] = {}
 KNOWN_CYCLE_EDGES: dict[tuple[str, str], str] = {
-    (f"{PACKAGE}.evaluation.evaluate", f"{PACKAGE}.evaluation.autoencoder"): (
-        "evaluate.py imports evaluate_autoencoder inside a function to dispatch to it, while "
-        "evaluation/autoencoder.py imports N_SEEDS, SEED_STRIDE, SILENT_DB and combine from evaluate.py: "
-        "move those into a module both import (e.g. evaluation/common.py) and let the CLI command pick "
-        "the evaluation by model kind"),
     (f"{PACKAGE}.studio.examples", f"{PACKAGE}.studio.generate"): (
         "studio/generate.py imports EXAMPLES from studio/examples.py, whose check_examples() imports "
         "GenerateRequest and conditioning_controls back from generate.py inside the function: move "

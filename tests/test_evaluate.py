@@ -13,8 +13,9 @@ import pytest
 from wavenet_core.data.corpus import INSTRUMENTS, PITCH_RANGE, Note, render_notes
 from wavenet_core.measure.descriptors import f0_error_semitones, frame_loudness_db, loudness_l1_db, pitch_frame_metrics
 from wavenet_core.measure.timbre import NONE_OF_THESE, TimbreClassifier
-from wavenet_core.evaluation.evaluate import (ANCHORS, MELODIES, SEED_STRIDE, TARGETS, Request,
-                                   card_table, check_targets, combine, corpus_clip, format_table, measure,
+from wavenet_core.evaluation.common import SEED_STRIDE, combine
+from wavenet_core.evaluation.evaluate import (ANCHORS, MELODIES, TARGETS, Request,
+                                   card_table, check_targets, corpus_clip, format_table, measure,
                                    note_request, plan_requests, quick_plan_signature, summarise)
 
 SR, HOP = 16000, 160

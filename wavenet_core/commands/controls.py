@@ -72,6 +72,9 @@ def cmd_evaluate(args):
                             save_audio=args.save_audio, log=log, jobs=args.jobs)
     if "metrics" in report and report.get("model_kind", "wavenet") == "wavenet":
         print(format_table(report))
+    elif report.get("model_kind") == "autoencoder":
+        from ..evaluation.autoencoder import card_table
+        print(card_table(report))
     else:
         print(json.dumps(report.get("metrics", report), indent=2))
     print(f"wrote {args.out}")

@@ -47,7 +47,7 @@ import numpy as np
 from ..controls.autoencoder import (check_autoencoder, clip_f0, decode, encode_batch, interpolate, plan_f0, silence_latent)
 from ..measure.descriptors import SOUNDING_DB
 from ..measure.timbre import MIN_VOICED
-from .evaluate import N_SEEDS, SEED_STRIDE, SILENT_DB
+from .common import N_SEEDS, SEED_STRIDE, SILENT_DB
 
 EVAL_CORPUS_SEED = 9001          # held out: training uses the corpus with --seed (0 for the shipped model)
 SOUNDFONT_SEED = 9002            # SoundFont renders: the shipped model was trained on the NoteCorpus only
@@ -299,7 +299,7 @@ def evaluate_autoencoder(model, *, n_clips: int = 30, n_pairs: int = 10, n_alpha
     run only, no targets). ``quick``: one run of a smoke-sized plan (12 clips, 4 pairs × 5 α,
     6 SoundFont renders, no outside sounds)."""
     from ..data.corpus import INSTRUMENTS, NoteCorpus
-    from .evaluate import combine
+    from .common import combine
     if quick:
         n_clips, n_pairs, n_alphas, outside = min(n_clips, 12), min(n_pairs, 4), min(n_alphas, 5), False
         n_soundfont, seeds = min(n_soundfont, 6), 1

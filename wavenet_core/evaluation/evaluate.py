@@ -106,8 +106,9 @@ from ..controls.conditioning import Controls
 from ..measure.descriptors import (SOUNDING_DB, brightness, frame_loudness_db, loudness_l1_db, pitch_frame_metrics,
                                    pitch_track)
 from ..measure.timbre import (CLASSIFIER_SEED, CLASSIFIER_SIZE, MIN_VOICED, NONE_OF_THESE, PITCH_FMAX, PITCH_FMIN,
-                              TimbreClassifier, mfcc_stats, timbre_classifier)  # noqa: F401  (old import path kept)
+                              TimbreClassifier, timbre_classifier)
 from ..jsonsafe import json_safe
+from .common import N_SEEDS, SEED_STRIDE, SILENT_DB, combine
 
 # target: (comparison, value) on the mean over runs
 TARGETS: dict[str, tuple[str, float]] = {
@@ -130,8 +131,6 @@ ANCHORS: dict[str, str] = {
     "pitch_error_semitones": "WaveRNN with DDSP's conditioning: f0 L1 ≈ 1 semitone",
 }
 
-N_SEEDS = 3
-SEED_STRIDE = 1000                # run k's clip i uses seed + SEED_STRIDE·k + i
 DEFAULT_BATCH = 16
 NOTE_SECONDS = 1.0                # every note clip (and free clip)
 NOTE_START, NOTE_HELD = 0.05, 0.8  # s: onset and held duration of a note; the release follows
@@ -152,14 +151,12 @@ MELODY_VELOCITY = -12.0
 QUICK_PITCHES = (50, 67)
 FREE_CLIPS = 12
 RPA_CENTS = 50.0
-SILENT_DB = -50.0
 OUTLIER_SEMITONES = 1.0
 REQUEST_SEED, CEILING_SEED, ENVELOPE_SEED = 4321, 8765, 2468   # random streams of the corpus renderings
 SF_VELOCITIES = (40, 80, 120)      # MIDI velocities of SoundFont note requests (the corpus plays 20–127)
 SF_MELODY_VELOCITY = 90
 QUICK_EXTRA_INSTRUMENTS = 4       # quick plan: instruments of the velocity and transfer rows
 TRANSFER_RECORDING = "melody"     # data.recordings name
-T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262}
 
 
 # ---- the plan ----------------------------------------------------------------------------------
@@ -608,24 +605,6 @@ def summarise(records: list[dict]) -> dict:
              stress_clips=len(stress), free_clips=len(free), velocity_clips=len(velocity),
              transfer_clips=len(transfer), clips=len(records))
     return m
-
-
-def combine(runs: list[dict]) -> tuple[dict, dict]:
-    """Per-run metrics → (mean over runs, 95 % confidence half-width: Student t with n − 1 degrees of
-    freedom × standard error; None with one run). Dicts (per instrument) are combined key by key."""
-    mean: dict = {}
-    ci: dict = {}
-    keys = [k for k in runs[0]] if runs else []
-    for key in keys:
-        vals = [r.get(key) for r in runs]
-        if isinstance(vals[0], dict):
-            sub = [v for v in vals if isinstance(v, dict)]
-            mean[key], ci[key] = combine(sub) if sub else ({}, {})
-            continue
-        v = np.array([float(x) for x in vals if x is not None and not isinstance(x, (dict, list))])
-        mean[key] = float(v.mean()) if len(v) else None
-        ci[key] = float(T975[len(v) - 1] * v.std(ddof=1) / math.sqrt(len(v))) if 1 < len(v) <= 10 else None
-    return mean, ci
 
 
 def check_targets(metrics: dict) -> dict:
