@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import os
 import weakref
@@ -94,11 +93,6 @@ def check_latent(model, latent, name: str = "latent") -> np.ndarray:
     return z
 
 
-def default_method() -> str:
-    """'fast' when the compiled generator is installed, else the slow 'reference' sampler."""
-    return "fast" if importlib.util.find_spec("wavenet_core.generation.fast") is not None else "reference"
-
-
 PITCH_FMIN, PITCH_FMAX = 60.0, 1100.0        # pitch-track range for clips (MIDI ~35 … ~85)
 
 
@@ -174,7 +168,7 @@ def decode(model, latents, *, temperature: float = 1.0, seed: int | Sequence[int
         inputs.f0_hz = torch.from_numpy(np.stack(fit))
     seeds = [int(s) for s in seed] if isinstance(seed, (list, tuple, np.ndarray)) else [int(seed)] * len(batch)
     audio = generate(model.decoder, inputs, temperature=temperature, seed=seeds,
-                     batch=len(batch), method=method or default_method(), progress=progress, cancel=cancel)
+                     batch=len(batch), method=method or "fast", progress=progress, cancel=cancel)
     return audio[0] if single else audio
 
 
