@@ -223,14 +223,16 @@ RESULT_DONE = "text=of audio generated in"
 
 
 class HeldGeneration:
-    """Holds a streaming generation once it has streamed ``HOLD_AFTER_S`` of sound, until released, so the
-    browser's view of the live player can be checked while the sound is still being made (no timing
-    races). The player needs more than one tiny block before it starts (it buffers a little)."""
+    """Holds a streaming generation once it has streamed ``HOLD_AFTER_S`` of sound: from then on each
+    further block waits for a ``steps`` token (the test hands them out one at a time) until ``release``,
+    so the browser's view of the live player is checked while the sound is still being made, with no
+    timing race (the generation cannot finish while the test holds it)."""
 
     HOLD_AFTER_S = 1.5
 
     def __init__(self, studio):
         self.studio, self.release, self.started = studio, threading.Event(), threading.Event()
+        self.steps = threading.Semaphore(0)
         self._run = studio.run_generation
 
     def __call__(self, *args, on_audio=None, **kwargs):
@@ -241,10 +243,12 @@ class HeldGeneration:
         def stream_then_hold(block):
             on_audio(block)
             streamed[0] += len(block)
-            if streamed[0] >= self.HOLD_AFTER_S * 16000 and not self.started.is_set():
+            if streamed[0] >= self.HOLD_AFTER_S * 16000:
                 self.started.set()
-                if not self.release.wait(timeout=300):
-                    raise RuntimeError("the test never released the generation")
+                for _ in range(3000):                       # 300 s at most
+                    if self.release.is_set() or self.steps.acquire(timeout=0.1):
+                        return
+                raise RuntimeError("the test never released the generation")
         return self._run(*args, on_audio=stream_then_hold, **kwargs)
 
 
@@ -261,13 +265,21 @@ def test_live_audio_plays_before_the_sound_is_complete(page, held):
     from wavenet_core.studio.render import streaming_available
     if not streaming_available():
         pytest.skip("ffmpeg is not installed: the studio shows each result when it is complete")
-    set_slider(page, "duration", 4)
+    set_slider(page, "duration", 10)
     page.click("#generate-conditioning")
     assert held.started.wait(timeout=TIMEOUT_MS / 1000)
-    # The live player plays while the generation is held part-way: nothing is complete yet.
-    page.wait_for_function(f"() => {{ const a = document.querySelector('{LIVE}'); "
-                           "return a && !a.paused && a.currentTime > 0; }")
-    assert page.locator(RESULT_DONE).count() == 0
+    playing = (f"() => {{ const a = document.querySelector('{LIVE}'); "
+               "return !!a && !a.paused && a.currentTime > 0; }")
+    # Feed the player one block at a time (it buffers a little before it starts) while the rest is held.
+    for _ in range(6):
+        try:
+            page.wait_for_function(playing, timeout=5000)
+            break
+        except Exception:  # noqa: BLE001 - not playing yet: let one more block through
+            held.steps.release()
+    else:
+        pytest.fail("the live player never played while the sound was being generated")
+    assert page.locator(RESULT_DONE).count() == 0                    # playing, and nothing is complete yet
     held.release.set()
     page.wait_for_selector(RESULT_DONE)
     page.wait_for_selector(PLAYER, state="attached")
