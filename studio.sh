@@ -21,6 +21,17 @@ extras=""
   || .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps "tinysoundfont==0.3.7"
 
 export GRADIO_ANALYTICS_ENABLED=False HF_HUB_OFFLINE=1 MPLBACKEND=Agg
+
+# Debian packages: ffmpeg lets the studio play audio while it generates (Gradio's streaming encoder;
+# without it the result appears when complete); chromium is for the browser tests only.
+apt_install() {
+  local SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "$@" >/dev/null
+}
+if ! command -v ffmpeg >/dev/null 2>&1; then
+  echo "installing Debian's ffmpeg (live playback in the studio)" >&2
+  apt_install ffmpeg || echo "could not install ffmpeg: the studio will show results when complete" >&2
+fi
 case "$what" in
   app)
     exec .venv/bin/wavenet app "$@"
@@ -28,8 +39,7 @@ case "$what" in
   test)
     if [ ! -x /usr/bin/chromium ]; then
       echo "installing Debian's chromium for the browser tests" >&2
-      SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-      $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+      apt_install chromium
     fi
     .venv/bin/python -m ipykernel install --user --name python3 >/dev/null 2>&1 || true
     exec .venv/bin/python -m pytest -q "$@"
