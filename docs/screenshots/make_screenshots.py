@@ -53,8 +53,7 @@ def sampling(page) -> None:
 
 def autoencoder(page) -> None:
     page.get_by_role("tab", name="Autoencoder").click()
-    _number(page, "pc-1", 1.5)
-    page.click("#decode")
+    page.click("#reconstruct")              # clip A back at its own pitch (the sliders left at 0)
     page.wait_for_selector(".ae-latent img")
     page.wait_for_selector("text=of audio generated in")
 

@@ -373,7 +373,7 @@ def conditioning_tab(studio: Studio, model_dd: gr.Dropdown, initial) -> dict:
             with gr.Row():
                 pitch = gr.Textbox(value="C4", label="Note", scale=3, elem_id="pitch-note", max_lines=1,
                                    info="A note name (A4, F#3, Bb2; C4 = middle C) or a MIDI number (60); "
-                                        "the shipped models learned C3–C5.")
+                                        "the range the model learned is shown below.")
                 pitch_name = gr.Markdown(show_note_text("C4"), min_height=10, elem_id="pitch-name")
             with gr.Accordion("Note picker", open=False, elem_id="note-picker-box") as picker_box:
                 picker_note = gr.Radio(list(NOTE_NAMES), value=None, label="Note", elem_id="note-picker",
