@@ -728,3 +728,29 @@ def test_sixteen_instruments_fit_the_timbre_mix(app):
     mix = normalise_mix({n: i + 1 for i, n in enumerate(names)}, names)
     assert set(mix) == set(names) and sum(mix.values()) == pytest.approx(1.0)
     assert mix["instrument15"] == pytest.approx(16 / 136)
+
+
+def test_result_draws_the_asked_pitch_and_level_against_the_measured(tmp_path):
+    """Asked vs measured, drawn: the requested contour and the heard f0 over the spectrogram, the
+    requested and measured level over the waveform — and they disagree where the audio does."""
+    from wavenet_core import Controls, requested_curves
+    from wavenet_core.data.corpus import Note, render_notes
+    from wavenet_core.studio.render import ResultWriter
+
+    sr, hop = 16000, 160
+    audio, _ = render_notes("organ", [Note(62.0, 0.05, 0.8, -12.0)], 1.0, sr, np.random.default_rng(0))  # D4 played
+    curves = requested_curves(Controls(seconds=1.0, pitch=60, loudness=-30), sr, hop)                  # C4 asked
+    out = ResultWriter().render(audio, sr, "overlay", curves=curves)
+    wave, spec = out[1], out[2]
+    lines = {ln.get_label(): ln for ax in spec.axes for ln in ax.get_lines()}
+    assert {"asked pitch", "measured pitch"} <= set(lines)
+    asked, heard = lines["asked pitch"].get_ydata(), lines["measured pitch"].get_ydata()
+    held = np.isfinite(heard) & np.isfinite(asked[: len(heard)])
+    assert held.sum() > 40
+    cents = 1200 * np.log2(heard[held] / asked[: len(heard)][held])
+    assert np.median(cents) == pytest.approx(200, abs=20)                  # a whole tone sharp, as played
+    levels = {ln.get_label(): ln for ax in wave.axes for ln in ax.get_lines()}
+    assert {"asked level", "measured level"} <= set(levels)
+    assert np.nanmax(levels["measured level"].get_ydata()) > np.nanmax(levels["asked level"].get_ydata()) + 10
+    plain = ResultWriter().render(audio, sr, "plain")                      # no request: no overlay
+    assert not any(ln.get_label() == "asked pitch" for ax in plain[2].axes for ln in ax.get_lines())

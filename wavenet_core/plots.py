@@ -78,12 +78,24 @@ def receptive_field_figure(config, notes_midi: tuple[int, ...] = (48, 60, 72)) -
 # Fixed margins instead of constrained layout (which lays out every tick label twice per save), and a
 # min/max envelope per pixel column instead of a line through every sample: together about twice
 # as fast to render as the figures above, with the same look.
-def waveform_figure(audio: np.ndarray, sample_rate: int, title: str = "waveform", columns: int = 1600) -> Figure:
-    """Waveform as a per-column min/max envelope (exact for short clips, which are drawn as a line)."""
+def waveform_figure(audio: np.ndarray, sample_rate: int, title: str = "waveform", columns: int = 1600,
+                    loudness: tuple[np.ndarray, np.ndarray | None, np.ndarray] | None = None) -> Figure:
+    """Waveform as a per-column min/max envelope (exact for short clips, which are drawn as a line).
+    ``loudness``: (frame times s, requested dB or None, measured dB), drawn on a dB axis at the right —
+    asked vs measured level over the sound."""
     audio = np.asarray(audio, dtype=np.float32)
     fig = Figure(figsize=(8, 2.2))
-    fig.subplots_adjust(left=0.07, right=0.99, bottom=0.22, top=0.87)
+    fig.subplots_adjust(left=0.07, right=0.92 if loudness is not None else 0.99, bottom=0.22, top=0.87)
     ax = fig.subplots()
+    if loudness is not None:
+        times, asked_db, measured_db = loudness
+        ax_db = ax.twinx()
+        ax_db.plot(times, measured_db, color="#d62728", lw=1.4, label="measured level")
+        if asked_db is not None:
+            ax_db.plot(times[: len(asked_db)], asked_db, color="#2ca02c", lw=2.2, ls="--", label="asked level")
+        ax_db.set_ylim(-80, 0)
+        ax_db.set_ylabel("dB FS")
+        ax_db.legend(loc="lower right", fontsize=8, framealpha=0.8)
     seconds = len(audio) / sample_rate
     per = len(audio) // columns
     if per >= 2:
@@ -100,8 +112,11 @@ def waveform_figure(audio: np.ndarray, sample_rate: int, title: str = "waveform"
     return fig
 
 
-def spectrogram_figure(audio: np.ndarray, sample_rate: int, title: str = "spectrogram") -> Figure:
-    """Log-frequency spectrogram (librosa specshow) in dB relative to a full-scale sine, with a colour bar."""
+def spectrogram_figure(audio: np.ndarray, sample_rate: int, title: str = "spectrogram",
+                       pitch: tuple[np.ndarray, np.ndarray | None, np.ndarray] | None = None) -> Figure:
+    """Log-frequency spectrogram (librosa specshow) in dB relative to a full-scale sine, with a colour bar.
+    ``pitch``: (frame times s, requested f0 Hz or None, measured f0 Hz), 0 = unvoiced, drawn over it —
+    the asked contour and what was heard."""
     import librosa
     import librosa.display
 
@@ -116,6 +131,14 @@ def spectrogram_figure(audio: np.ndarray, sample_rate: int, title: str = "spectr
     img = librosa.display.specshow(np.maximum(db, -100), sr=sample_rate, hop_length=n_fft // 4, x_axis="time",
                                    y_axis="log", ax=ax, vmin=-100, vmax=0, cmap="magma")
     fig.colorbar(img, cax=cax, format="%+2.0f dB")
+    if pitch is not None:
+        times, asked_hz, measured_hz = pitch
+        if asked_hz is not None:
+            asked = np.where(np.asarray(asked_hz) > 0, asked_hz, np.nan)
+            ax.plot(times[: len(asked)], asked, color="#ffffff", lw=2.4, ls="--", label="asked pitch")
+        heard = np.where(np.asarray(measured_hz) > 0, measured_hz, np.nan)
+        ax.plot(times[: len(heard)], heard, color="#17becf", lw=1.6, label="measured pitch")
+        ax.legend(loc="upper right", fontsize=8, framealpha=0.8)
     ax.set_title(title)
     return fig
 

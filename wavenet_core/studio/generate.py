@@ -12,7 +12,7 @@ from typing import Any
 import gradio as gr
 import numpy as np
 
-from .. import Controls, model_inputs
+from .. import Controls, model_inputs, requested_curves
 from ..controls.verdict import judge, known_pitch_range, note_label
 from ..audio_io import to_int16
 from ..jsonsafe import json_safe
@@ -330,20 +330,20 @@ def run_generate(studio: Studio, r: GenerateRequest, *, job=None, progress=None,
         return
     t1 = time.perf_counter()
     verdict = judge(audio[0], controls, model.config, known_range=known_pitch_range(model), guidance=strength)
+    curves = requested_curves(controls, sr, model.config.hop_length)
     yield with_live(list(studio.results.render(audio[0], sr, f"{r.model_name}-{label}-seed{seed}", asked=asked,
                                                details=details, gen_seconds=took,
                                                timings={"conditioning": prep, "verdict": time.perf_counter() - t1},
-                                               verdict=verdict, midi_notes=melody_notes_of(controls, model.config))),
+                                               verdict=verdict, midi_notes=melody_notes_of(controls, curves),
+                                               curves=curves)),
                     last_live)
 
 
-def melody_notes_of(controls: Controls, config) -> list[tuple[float, float, float]]:
-    """(MIDI pitch, start s, end s) of each note of a melody or MIDI file asked for (the MIDI download);
-    [] for a held note, free pitch or a recording's contour."""
+def melody_notes_of(controls: Controls, curves) -> list[tuple[float, float, float]]:
+    """(MIDI pitch, start s, end s) of each note of a melody or MIDI file asked for (the MIDI download),
+    from the requested ``curves`` (transposed already); [] for a held note, free pitch or a recording."""
     if controls.melody is None and controls.midi_file is None:
         return []
-    from .. import requested_curves
-    curves = requested_curves(controls, config.sample_rate, config.hop_length)   # transposed already
     return [(n.midi, n.start, n.start + n.duration) for n in curves.notes]
 
 

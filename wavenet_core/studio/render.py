@@ -19,6 +19,7 @@ import numpy as np
 from ..audio_io import atomic_write_bytes, to_int16
 from ..controls.verdict import Verdict, note_label
 from ..jsonsafe import json_safe
+from ..measure.descriptors import frame_loudness_db, pitch_track
 from ..plots import spectrogram_figure, waveform_figure
 
 NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
@@ -151,16 +152,28 @@ class ResultWriter:
 
     def render(self, audio: np.ndarray, sample_rate: int, stem: str, asked: dict | None = None,
                details: dict | None = None, gen_seconds: float | None = None, timings: dict | None = None,
-               verdict: Verdict | None = None, verdict_text: str = "", midi_notes=None) -> tuple:
+               verdict: Verdict | None = None, verdict_text: str = "", midi_notes=None, curves=None) -> tuple:
         """audio → the panel's outputs (see ``ResultPanel.outputs``). ``verdict``: the judgement of what was
         asked (``verdict.judge``); ``verdict_text``: a line to show instead (e.g. a sampling pick's targets);
-        ``midi_notes``: (pitch, start s, end s) of the requested melody, offered as a MIDI download."""
+        ``midi_notes``: (pitch, start s, end s) of the requested melody, offered as a MIDI download;
+        ``curves``: the requested per-frame f0 and loudness (``conditioning.Curves``), drawn against the
+        measured ones over the spectrogram and the waveform."""
         audio = np.asarray(audio, dtype=np.float32)
         t0 = time.perf_counter()
         measured = describe_audio(audio, sample_rate)
         t1 = time.perf_counter()
-        wave = waveform_figure(audio, sample_rate, title="waveform")
-        spec = spectrogram_figure(audio, sample_rate, title="spectrogram (log frequency, dB re full scale)")
+        pitch = loudness = None
+        if curves is not None:
+            hop = curves.hop_length
+            times = (np.arange(-(-len(audio) // hop)) + 0.5) * hop / sample_rate
+            heard = pitch_track(audio, sample_rate, hop)
+            pitch = (times, curves.f0_hz, heard)
+            loudness = (times, curves.loudness_db, frame_loudness_db(audio, hop))
+        wave = waveform_figure(audio, sample_rate, title="waveform" + (": level asked vs measured" if loudness else ""),
+                               loudness=loudness)
+        spec = spectrogram_figure(audio, sample_rate, pitch=pitch,
+                                  title="spectrogram (log frequency, dB re full scale)"
+                                        + ("; pitch asked vs measured" if pitch else ""))
         t2 = time.perf_counter()
         pcm = to_int16(audio)
         path = self.wav(pcm, sample_rate, stem)
