@@ -334,7 +334,8 @@ def test_note_picker_and_a_transpose_offer(page):
     page.locator("#note-picker-box").get_by_text("Note picker").first.click()
     page.locator("#note-picker").get_by_text("G#", exact=True).click()
     page.locator("#octave-picker").get_by_text("3", exact=True).click()
-    page.wait_for_function("() => document.querySelector('#pitch-note textarea, #pitch-note input').value == 'G#3'")
+    # null-safe: Playwright fails at once (no retry) when the predicate throws
+    page.wait_for_function("() => document.querySelector('#pitch-note textarea, #pitch-note input')?.value == 'G#3'")
     page.wait_for_selector("#pitch-name >> text=MIDI 56")
     page.wait_for_selector("#range-line >> text=This model learned")
     # a melody above the learned range is offered an octave down, through the Transpose slider
@@ -348,7 +349,7 @@ def test_note_picker_and_a_transpose_offer(page):
     page.wait_for_selector("#range-line >> text=inside it")
     offer.wait_for(state="hidden")
     page.get_by_text("Expression: glide, vibrato, transpose").first.click()     # the slider took the offer
-    page.wait_for_function("() => Number(document.querySelector('#transpose input[type=number]').value) == -12")
+    page.wait_for_function("() => Number(document.querySelector('#transpose input[type=number]')?.value) == -12")
     assert error_toasts(page) == []
 
 
