@@ -388,7 +388,7 @@ def evaluate_autoencoder(model, *, n_clips: int = 30, n_pairs: int = 10, n_alpha
               for key, (op, target) in CARD_TARGETS.items()}
     result = {
         "model_kind": "autoencoder",
-        "model": getattr(model, "checkpoint_path", "in memory"),
+        "model": Path(getattr(model, "checkpoint_path", "in memory")).parent.name or "in memory",  # a name, not a path
         "plan": "quick" if quick else "full",
         "seeds": [seed + SEED_STRIDE * k for k in range(seeds)],
         "settings": {"quick": quick, "n_clips": n_clips, "clip_seconds": clip_seconds, "corpus_seed": corpus_seed,

@@ -410,7 +410,8 @@ class SoundFontPlan:
         return ["soundfont", self.renderer.font_hash, list(SF_VELOCITIES), SF_MELODY_VELOCITY]
 
     def describe(self) -> dict:
-        return {"data": self.kind, "soundfont": self.soundfont, "soundfont_sha256": self.renderer.font_hash}
+        # the file's name and content hash, not this machine's path to it
+        return {"data": self.kind, "soundfont": Path(self.soundfont).name, "soundfont_sha256": self.renderer.font_hash}
 
 
 PlanSource = CorpusPlan | SoundFontPlan

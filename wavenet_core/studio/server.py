@@ -419,34 +419,6 @@ def progress_callback(progress, label: str, unit: str = "samples"):
     return update
 
 
-def generate_live(model, inputs, *, temperature: float, seed: int, guidance: float = 1.0,
-                  on_audio: Callable[[np.ndarray], None], progress=None, cancel=None) -> np.ndarray:
-    """``generate(model, inputs, seed=seed)`` for one stream (the same samples: the fast generator's
-    per-chunk hook only reads them), handing each new block of samples (float32) to ``on_audio`` as
-    soon as it is made; returns (1, n_samples) float32."""
-    # TODO(generation): a public `generate(..., on_samples=)` would let this go; fast_classes' `stop` hook
-    # (called after every chunk with the samples so far, never halting here) is the tap until then.
-    from ..generation.fast import fast_classes
-    from ..generation.inputs import check_generation_args, stream_uniforms
-    check_generation_args(inputs.n_samples, temperature, [int(seed)], model.config.sample_rate, guidance=guidance)
-    inputs = inputs.expand(1)
-    model.eval()
-    sent = 0
-
-    def tap(t: int, classes: np.ndarray) -> None:
-        nonlocal sent
-        if t > sent:
-            on_audio(mu_law_decode(classes[0, sent:t]))
-            sent = t
-        return None
-
-    classes = fast_classes(model, inputs, stream_uniforms([int(seed)], inputs.n_samples), temperature, progress,
-                           cancel, stop=tap, guidance=guidance)
-    if sent < classes.shape[-1]:
-        on_audio(mu_law_decode(classes[0, sent:]))
-    return mu_law_decode(classes)
-
-
 # ---- uploads ----------------------------------------------------------------------------------
 def checked_upload(path, what: str, audio: bool = True, max_seconds: float = MAX_UPLOAD_SECONDS) -> str:
     """An uploaded file's path, after checks that need no decoding: present, not empty, under the size
@@ -525,14 +497,11 @@ class Studio:
         (float32) as soon as it is made, for the live player; the sound is the same either way."""
         t0 = time.perf_counter()
         try:
-            if on_audio is not None:
-                if (batch or 1) != 1:
-                    raise ValueError("Live audio follows one stream; generate a batch without it.")
-                run = functools.partial(generate_live, model, inputs, temperature=temperature, seed=seed,
-                                        guidance=guidance, on_audio=on_audio)
-            else:
-                run = functools.partial(generate, model, inputs, temperature=temperature, seed=seed, batch=batch,
-                                        method=self.method, guidance=guidance)
+            if on_audio is not None and (batch or 1) != 1:
+                raise ValueError("Live audio follows one stream; generate a batch without it.")
+            run = functools.partial(generate, model, inputs, temperature=temperature, seed=seed, batch=batch,
+                                    method=self.method, guidance=guidance,
+                                    on_audio=None if on_audio is None else (lambda block: on_audio(block[0])))
             audio, took = self.stoppable(run, job=job, progress=progress, label=label)
         except Cancelled as e:
             partial = getattr(e, "partial_classes", None)
